@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine:
+#   make book   set up, train what the result store lacks (PRESET, default cpu), execute, build the HTML
+#   make test   set up, run every test (unit, nbval notebook regression, headless-browser widget test)
+PRESET ?= cpu
+SEED ?= 0
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: book test setup train execute html widgets-js browser clean-book
+
+book: train execute html
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+train: setup
+	$(PY) -m monosem_lib train all --preset $(PRESET) --seed $(SEED)
+
+execute: setup
+	$(PY) -m monosem_lib execute all --preset $(PRESET) --seed $(SEED)
+
+html: setup widgets-js
+	$(VENV)/bin/jupyter-book build --quiet .
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+widgets-js:
+	bash book/fetch_widget_js.sh
+
+# The widget test drives Debian's Chromium; install it when we may (root with apt).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "note: chromium not installed; the browser test will be skipped"
+
+test: setup widgets-js browser
+	$(PY) -m pytest tests
+
+clean-book:
+	rm -rf _build executed

@@ -1,0 +1,159 @@
+"""The batches of the paper's Table 1 and the scale presets they can be trained at.
+
+A batch is a sweep: `configs(batch, preset, seed)` gives one fully resolved ModelConfig per model.
+"""
+import dataclasses
+
+from .config import ConfigError, ModelConfig
+
+PAPER_N, PAPER_D = 512, 64
+LRS = (0.001, 0.003, 0.005, 0.007, 0.01, 0.03)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """How far to scale the paper down. `k` and the batch size follow the paper's rules
+    (k ∝ N so k/N is kept; batch = batch_work / k, so every step costs the same at every k)."""
+    name: str
+    n: int
+    d: int
+    batch_work: int          # batch size × k
+    steps: int
+    t_max: int
+    lrs: tuple
+    b_offsets: tuple         # B1–B5 (Figs. 8, 9)
+    g_offsets: tuple         # G1 (Fig. 13)
+    g_lrs: tuple
+    e_eps: tuple             # E1–E4 (Figs. 18, 19)
+    ks: tuple                # K0–K2, at paper scale (scaled by n / 512)
+    l1s: tuple               # RG1 (Fig. 14)
+    d_decays: tuple          # D1 (Fig. 23)
+    cost: str                # what a full `train all` costs, measured
+
+    def k(self, paper_k: int) -> int:
+        return max(1, round(paper_k * self.n / PAPER_N))
+
+    def batch_size(self, k: int) -> int:
+        return max(1, self.batch_work // k)
+
+
+PRESETS = {
+    "paper": Preset(
+        "paper", n=512, d=64, batch_work=2 ** 23, steps=2 ** 17, t_max=512, lrs=LRS,
+        b_offsets=(-2.0, -1.5, -1.0, -0.75, -0.5, -0.4, -0.3, -0.2, -0.15, -0.1, -0.05, 0.0, 0.5, 1.0),
+        g_offsets=(-3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 1.0, 2.0, 3.0), g_lrs=(0.003, 0.01, 0.03),
+        e_eps=tuple(2 ** (-10 + 0.5 * i) for i in range(16)),
+        ks=(16, 32, 64, 128, 256, 384, 512, 1024, 2048),
+        l1s=tuple(10.0 ** p for p in range(-7, 1)),
+        d_decays=tuple(10 ** (-3.5 + 0.5 * i) for i in range(5)),
+        cost="GPU only: about 30 GFLOP per step at k = 1024, 2^17 steps per model"),
+    "cpu": Preset(
+        "cpu", n=256, d=32, batch_work=2 ** 17, steps=2 ** 14, t_max=512, lrs=(0.003, 0.01, 0.03),
+        b_offsets=(-2.0, -1.0, -0.5, -0.2, 0.0, 1.0),
+        g_offsets=(-3.0, -2.0, -1.0, -0.5, 0.0, 1.0), g_lrs=(0.01,),
+        e_eps=tuple(2 ** (-10 + 1.0 * i) for i in range(8)),
+        ks=(32, 128, 512, 1024, 2048),
+        l1s=(1e-5, 1e-3, 1e-1),
+        d_decays=(10 ** -3.5, 10 ** -2.5, 10 ** -1.5),
+        cost="see README: measured on 2 CPU cores"),
+    "smoke": Preset(
+        "smoke", n=64, d=8, batch_work=2 ** 13, steps=2 ** 8, t_max=64, lrs=(0.003, 0.03),
+        b_offsets=(-1.0, 0.0), g_offsets=(-1.0, 0.0), g_lrs=(0.01,),
+        e_eps=(2 ** -6, 2 ** -3), ks=(256, 1024), l1s=(1e-3,), d_decays=(1e-3, 1e-2),
+        cost="seconds per batch: for tests"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    name: str
+    title: str
+    figures: str
+    sweep: str               # the ModelConfig field(s) the batch varies
+    base: dict               # Table 1's fixed values (paper k)
+    values: callable         # preset → list of dicts, one per model, of swept fields
+
+    def sweep_fields(self) -> list[str]:
+        return [f.strip() for f in self.sweep.split(",")]
+
+    def configs(self, preset: Preset, seed: int = 0) -> list[ModelConfig]:
+        out = []
+        for stream, swept in enumerate(self.values(preset)):
+            fields = {**self.base, **swept}
+            k = preset.k(fields.pop("k", 1024))
+            out.append(ModelConfig(n=preset.n, d=preset.d, k=k, batch_size=preset.batch_size(k),
+                                   steps=preset.steps, t_max=preset.t_max, seed=seed, stream=stream,
+                                   **fields))
+        return out
+
+
+def _lrs(p: Preset):
+    return [{"lr": lr} for lr in p.lrs]
+
+
+def _b(eps: float, decay: float):
+    return Batch(f"B?", f"Offset sweep at eps = {eps}", "8, 9", "offset",
+                 dict(eps=eps, lr=0.003, decay=decay), lambda p: [{"offset": o} for o in p.b_offsets])
+
+
+def _e(decay: float):
+    return dict(lr=0.003, decay=decay, offset=-1.0)
+
+
+def _registry() -> dict[str, Batch]:
+    uni, power = dict(distribution="uniform"), dict(distribution="power-law")
+    lr3 = dict(decay=0.03, offset=-1.0)
+    batches = [
+        Batch("LR1", "Learning-rate sweep, zero offset", "1 left, 3, 4, 5", "lr", dict(**uni), _lrs),
+        Batch("LR2", "Learning-rate sweep, power-law features", "6", "lr", dict(**power), _lrs),
+        Batch("LR3", "Learning-rate sweep, offset -1 and bias decay", "1 right, 7, 10, 11", "lr",
+              dict(**uni, **lr3), _lrs),
+        *[dataclasses.replace(_b(eps, decay), name=f"B{i + 1}")
+          for i, (eps, decay) in enumerate([(1 / 16, 0.03), (1 / 32, 0.003), (1 / 64, 0.003),
+                                            (1 / 128, 0.003), (1 / 256, 0.003)])],
+        Batch("LR4", "Learning-rate sweep, power-law features, offset -1 and bias decay", "12", "lr",
+              dict(**power, **lr3), _lrs),
+        Batch("G1", "GeLU: offset × learning-rate sweep (Table 1's second 'B3')", "13", "offset, lr",
+              dict(activation="gelu", decay=0.03),
+              lambda p: [{"lr": lr, "offset": o} for lr in p.g_lrs for o in p.g_offsets]),
+        *[Batch(f"E{i + 1}", f"Feature-frequency sweep, bias decay {decay}", "18, 19, 20, 24, 25, 26", "eps",
+                _e(decay), lambda p: [{"eps": e} for e in p.e_eps])
+          for i, decay in enumerate((0.03, 0.01, 0.003, 0.001))],
+        *[Batch(name, f"Neuron-count sweep{title}", "15, 16, 17", "k", dict(lr=0.007, **fixed),
+                lambda p: [{"k": k} for k in p.ks])
+          for name, title, fixed in [("K0", ", zero offset", dict(decay=0.0, offset=0.0)),
+                                     ("K1", ", offset -1 and bias decay", dict(decay=0.03, offset=-1.0)),
+                                     ("K2", ", power-law, offset -1 and bias decay",
+                                      dict(decay=0.03, offset=-1.0, **power))]],
+        # The text says the L1 models start at zero mean bias, Table 1 says -1: we follow the text
+        # for the L1 models and add Table 1's unregularised offset -1 model as the reference.
+        Batch("RG1", "L1 regularisation sweep (L1 models at offset 0) vs offset -1", "14", "l1",
+              dict(lr=0.005, decay=0.03),
+              lambda p: [{"l1": s, "offset": 0.0} for s in p.l1s] + [{"l1": 0.0, "offset": -1.0}]),
+        Batch("RP1", "Random re-projector, learning-rate sweep", "21", "lr",
+              dict(task="re-projector", **lr3), _lrs),
+        Batch("LR5", "Absolute value, learning-rate sweep", "22", "lr", dict(task="abs", k=2048, **lr3), _lrs),
+        Batch("D1", "Absolute value, bias-decay sweep", "23", "decay",
+              dict(task="abs", k=2048, lr=0.007, offset=-1.0), lambda p: [{"decay": x} for x in p.d_decays]),
+    ]
+    return {b.name: b for b in batches}
+
+
+BATCHES = _registry()
+
+
+def get_batch(name: str) -> Batch:
+    if name not in BATCHES:
+        raise ConfigError(f"unknown batch {name!r}; valid: {', '.join(BATCHES)}")
+    return BATCHES[name]
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def configs(batch: str, preset: str = "cpu", seed: int = 0) -> list[ModelConfig]:
+    """The fully resolved configs of every model in `batch` at `preset`."""
+    return get_batch(batch).configs(get_preset(preset), seed)

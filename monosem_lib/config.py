@@ -1,0 +1,68 @@
+"""The fully resolved configuration of one model, and its validation."""
+import dataclasses
+import hashlib
+import json
+
+from .features import DISTRIBUTIONS
+from .model import ACTIVATIONS
+from .tasks import TASKS
+
+
+class ConfigError(ValueError):
+    """Bad user input: the message names the problem and the valid choices."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    task: str = "decoder"
+    activation: str = "relu"
+    distribution: str = "uniform"
+    n: int = 512            # features N
+    d: int = 64             # input (embedding) dimension, m in the authors' code
+    k: int = 1024           # neurons in the nonlinear layer
+    eps: float = 1 / 64     # mean feature frequency
+    lr: float = 0.003
+    decay: float = 0.0      # bias decay rate (first half of training)
+    offset: float = 0.0     # added to the default-initialised bias
+    l1: float = 0.0         # L1 penalty on activations
+    density: float = 1.0    # Erdős–Rényi edge density of both linear layers (1 = dense)
+    batch_size: int = 8192
+    steps: int = 2 ** 17
+    t_max: int = 512        # cosine schedule half-period
+    seed: int = 0           # draws P and Q, shared by a sweep
+    stream: int = 0         # draws this model's init and data
+
+    def __post_init__(self):
+        check(self.task in TASKS, f"unknown task {self.task!r}; valid: {', '.join(TASKS)}")
+        check(self.activation in ACTIVATIONS,
+              f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        check(self.distribution in DISTRIBUTIONS,
+              f"unknown feature distribution {self.distribution!r}; valid: {', '.join(DISTRIBUTIONS)}")
+        for name in ("n", "d", "k", "batch_size", "steps", "t_max"):
+            check(int(getattr(self, name)) == getattr(self, name) and getattr(self, name) > 0,
+                  f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check(0 < self.eps <= 1, f"eps must lie in (0, 1], got {self.eps!r}")
+        check(self.lr > 0, f"lr must be > 0, got {self.lr!r}")
+        check(self.decay >= 0 and self.decay * self.lr < 1,
+              f"decay must satisfy 0 <= decay·lr < 1, got decay={self.decay!r}, lr={self.lr!r}")
+        check(self.l1 >= 0, f"l1 must be >= 0, got {self.l1!r}")
+        check(0 < self.density <= 1, f"density must lie in (0, 1], got {self.density!r}")
+
+    def stack_key(self) -> tuple:
+        """Models with equal keys share tensor shapes and a step count, so they train stacked."""
+        return (self.task, self.activation, self.n, self.d, self.k, self.density,
+                self.batch_size, self.steps, self.t_max)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def config_hash(payload) -> str:
+    """A stable short hash of any JSON-serialisable description."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,72 @@
+"""The two-layer model (paper §2.3), stacked: M independent models share one set of tensors.
+
+e = W1 x + b,  h = act(e),  y = W2 h   (no output bias)
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+ACTIVATIONS = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "solu": lambda e: e * torch.exp(e),  # the paper's "SoLU" variant x·exp(x), tried and dropped
+}
+
+
+class StackedModel(torch.nn.Module):
+    """M models of one shape; every parameter has a leading model axis.
+
+    W1: (models, k, d), b: (models, k), W2: (models, out, k).
+    masks: optional fixed 0/1 Erdős–Rényi masks of W1's and W2's shapes (sparse layers, §4.1.4).
+    """
+
+    def __init__(self, W1, b, W2, activation: str, masks=None):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        self.W1 = torch.nn.Parameter(W1)
+        self.b = torch.nn.Parameter(b)
+        self.W2 = torch.nn.Parameter(W2)
+        self.activation = activation
+        self.masks = masks
+        if masks is not None:
+            with torch.no_grad():  # masked weights start and stay at zero, so LAMB's norms ignore them
+                self.W1.mul_(masks[0])
+                self.W2.mul_(masks[1])
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.masks is None:
+            return self.W1, self.W2
+        return self.W1 * self.masks[0], self.W2 * self.masks[1]
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """x (models, batch, d) → h (models, batch, k)."""
+        W1, _ = self.weights()
+        return ACTIVATIONS[self.activation](torch.baddbmm(self.b[:, None, :], x, W1.transpose(1, 2)))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (models, batch, d) → (h (models, batch, k), y (models, batch, out))."""
+        h = self.hidden(x)
+        _, W2 = self.weights()
+        return h, torch.bmm(h, W2.transpose(1, 2))
+
+
+def init_params(d: int, k: int, out: int, offset: float, generator: torch.Generator):
+    """One model's parameters, drawn like torch.nn.Linear's default init, then b += offset.
+
+    Returns W1 (k, d), b (k,), W2 (out, k).
+    """
+    def uniform(shape, fan_in):
+        bound = 1 / math.sqrt(fan_in)
+        return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+    W1 = uniform((k, d), d)
+    b = uniform((k,), d) + offset
+    W2 = uniform((out, k), k)
+    return W1, b, W2
+
+
+def erdos_renyi_masks(d: int, k: int, out: int, density: float, generator: torch.Generator):
+    """Fixed random 0/1 masks (each edge kept with probability `density`) for W1 (k, d) and W2 (out, k)."""
+    return ((torch.rand(k, d, generator=generator) < density).float(),
+            (torch.rand(out, k, generator=generator) < density).float())

@@ -1,0 +1,38 @@
+"""LAMB over stacked parameters, and the authors' periodic cosine learning-rate schedule.
+
+Matches torch_optimizer.Lamb with its defaults (no bias correction, no weight decay,
+weight norm clamped to [0, 10], trust ratio 1 where a norm is 0), with one trust ratio
+per model per tensor: norms run over every axis but the leading model axis.
+"""
+import math
+
+import torch
+
+
+def cosine_lr(base_lr: torch.Tensor, step: int, t_max: int) -> torch.Tensor:
+    """CosineAnnealingLR(T_max, eta_min=0) stepped once per step; periodic with period 2·t_max."""
+    return base_lr * (1 + math.cos(math.pi * step / t_max)) / 2
+
+
+class StackedLamb:
+    def __init__(self, params, betas=(0.9, 0.999), eps=1e-6, clamp_value=10.0):
+        self.params = list(params)
+        self.betas, self.eps, self.clamp_value = betas, eps, clamp_value
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor) -> None:
+        """lr: (models,), this step's learning rate of each model."""
+        beta1, beta2 = self.betas
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            update = m / (v.sqrt() + self.eps)
+            weight_norm = p.flatten(1).norm(dim=1).clamp(0, self.clamp_value)  # (models,)
+            update_norm = update.flatten(1).norm(dim=1)
+            trust = torch.where((weight_norm > 0) & (update_norm > 0),
+                                weight_norm / update_norm, torch.ones_like(weight_norm))
+            scale = (lr * trust).view(-1, *([1] * (p.dim() - 1)))
+            p.sub_(update * scale)
+            p.grad = None
