@@ -3,6 +3,8 @@
     python -m monosem_lib list
     python -m monosem_lib train LR3 [--preset cpu] [--seed 0] [--device cpu|cuda]
     python -m monosem_lib train all
+    python -m monosem_lib execute 4.1.2 --batch LR3 --preset cpu
+    python -m monosem_lib execute all
 """
 import argparse
 import sys
@@ -10,7 +12,7 @@ import time
 
 import torch
 
-from . import batches, metrics, store
+from . import batches, chapters, metrics, store
 from .config import ConfigError
 
 
@@ -33,6 +35,11 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true", help="retrain even if stored")
     common(train)
     train.set_defaults(run=cmd_train)
+    execute = sub.add_parser("execute", help="execute a chapter's notebook into executed/ (papermill)")
+    execute.add_argument("section", help=f"one of {', '.join(c.section for c in chapters.CHAPTERS)}, or all")
+    execute.add_argument("--batch", default=None, help="only this batch (default: every batch of the chapter)")
+    common(execute)
+    execute.set_defaults(run=cmd_execute)
     return p
 
 
@@ -77,6 +84,15 @@ def cmd_train(args) -> int:
     print_summary(rows)
     print(f"\n{len(names)} batch(es), {len(rows)} models, {time.perf_counter() - start:.1f} s wall "
           f"(preset {args.preset}, seed {args.seed}, device {device})")
+    return 0
+
+
+def cmd_execute(args) -> int:
+    sections = [c.section for c in chapters.CHAPTERS] if args.section == "all" else [args.section]
+    for section in sections:
+        start = time.perf_counter()
+        for path in chapters.execute(section, args.batch, args.preset, args.seed, args.results_dir):
+            print(f"{section}: {path.relative_to(chapters.ROOT)} ({time.perf_counter() - start:.1f} s)")
     return 0
 
 

@@ -79,9 +79,12 @@ class Batch:
     def configs(self, preset: Preset, seed: int = 0) -> list[ModelConfig]:
         out = []
         for stream, swept in enumerate(self.values(preset)):
-            fields = {**self.base, **swept}
+            fields = {"d": preset.d, **self.base, **swept}
             k = preset.k(fields.pop("k", 1024))
-            out.append(ModelConfig(n=preset.n, d=preset.d, k=k, batch_size=preset.batch_size(k),
+            # Sparse layers are compared at equal compute: the batch of the dense model they match.
+            batch_k = fields.pop("batch_k", None)
+            batch_size = preset.batch_size(preset.k(batch_k) if batch_k else k)
+            out.append(ModelConfig(n=preset.n, k=k, batch_size=batch_size,
                                    steps=preset.steps, t_max=preset.t_max, seed=seed, stream=stream,
                                    **fields))
         return out
@@ -139,7 +142,24 @@ def _registry() -> dict[str, Batch]:
     return {b.name: b for b in batches}
 
 
+def _extras() -> dict[str, Batch]:
+    """Runs the paper reports without a Table 1 row."""
+    lr3 = dict(lr=0.01, decay=0.03, offset=-1.0)
+    return {b.name: b for b in [
+        # Claim 3 / Fig. 11: the positive-bias band is d + 1 wide at d = 32, 64, 128 (paper scale).
+        Batch("BD", "Band width against d (LR3 protocol at d/2, d, 2d)", "11", "d", lr3,
+              lambda p: [{"d": p.d * f // 2} for f in (1, 2, 4)]),
+        # Claim 7, §4.1.4: Erdős–Rényi sparse layers against a dense layer at equal compute
+        # (k × density fixed, same batch size).
+        Batch("ER1", "Erdős–Rényi sparse layers vs dense at equal compute", "§4.1.4", "k, density",
+              dict(lr=0.007, decay=0.03, offset=-1.0, batch_k=256),
+              lambda p: [{"k": 256 * f, "density": 1 / f} for f in (1, 2, 4)]),
+    ]}
+
+
 BATCHES = _registry()
+TABLE_1 = tuple(BATCHES)
+BATCHES.update(_extras())
 
 
 def get_batch(name: str) -> Batch:

@@ -1,0 +1,80 @@
+"""The book's chapters: which notebook replicates which section, for which batches, and how to
+execute one with papermill into `executed/` (the pages Jupyter Book renders)."""
+import dataclasses
+from pathlib import Path
+
+from . import batches
+from .config import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "executed"
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    section: str
+    notebook: str            # jupytext source in notebooks/
+    batches: tuple           # one executed page per entry; "B1,B2" means one page over several batches
+
+
+CHAPTERS = [
+    Chapter("2", "2-setup.md", ("LR1",)),
+    Chapter("3", "3-measuring.md", ("K1",)),
+    Chapter("4.1.1", "4-1-1-basins.md", ("LR1", "LR2")),
+    Chapter("4.1.2", "4-1-2-negative-bias.md", ("LR3", "LR4")),
+    Chapter("4.1.2-offsets", "4-1-2-offset-sweep.md", ("B1,B2,B3,B4,B5",)),
+    Chapter("4.1.2-gelu", "4-1-2-gelu.md", ("G1",)),
+    Chapter("4.1.3", "4-1-3-l1.md", ("RG1",)),
+    Chapter("4.1.4", "4-1-4-neurons.md", ("K0,K1,K2",)),
+    Chapter("4.1.5", "4-1-5-sparsity.md", ("E1,E2,E3,E4",)),
+    Chapter("4.2", "4-2-reprojector.md", ("RP1",)),
+    Chapter("4.3", "4-3-abs.md", ("LR5", "D1")),
+    Chapter("5", "5-mechanism.md", ("E1,E3",)),
+]
+
+
+def get_chapter(section: str) -> Chapter:
+    for chapter in CHAPTERS:
+        if chapter.section == section:
+            return chapter
+    raise ConfigError(f"unknown section {section!r}; valid: {', '.join(c.section for c in CHAPTERS)}")
+
+
+def page_name(chapter: Chapter, batch: str) -> str:
+    return f"{Path(chapter.notebook).stem}-{batch.replace(',', '-')}"
+
+
+def execute(section: str, batch: str | None, preset: str, seed: int = 0, results_dir=None,
+            out_dir: Path = EXECUTED) -> list[Path]:
+    """Execute a chapter's notebook once per batch it covers (or for `batch` only)."""
+    import jupytext
+    import papermill
+    chapter = get_chapter(section)
+    batches.get_preset(preset)
+    wanted = chapter.batches if batch is None else (batch,)
+    for name in wanted:
+        for part in name.split(","):
+            batches.get_batch(part)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in wanted:
+        out = out_dir / f"{page_name(chapter, name)}.ipynb"
+        parameters = {"batch": name, "preset": preset, "seed": seed,
+                      "results_dir": str(results_dir) if results_dir else None}
+        papermill.execute_notebook(jupytext.read(NOTEBOOKS / chapter.notebook), str(out),
+                                   parameters=parameters, cwd=str(ROOT), progress_bar=False,
+                                   kernel_name="python3")
+        written.append(out)
+    return written
+
+
+def banner(preset: str, seed: int, batch: str):
+    """The line every page opens with: which preset, seed and batch produced its figures."""
+    from IPython.display import Markdown
+    p = batches.get_preset(preset)
+    return Markdown(f"**Figures on this page: batch {batch.replace(',', ', ')}, preset `{p.name}` "
+                    f"(N = {p.n}, d = {p.d}, {p.steps} steps, batch size {p.batch_work}/k), seed {seed}.**"
+                    + ("" if p.name == "paper" else " The paper's own scale is the `paper` preset "
+                       "(`PRESET=paper make book`, GPU)."))
+

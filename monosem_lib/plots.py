@@ -1,0 +1,128 @@
+"""The paper's figure types, drawn from stored results (training.ModelResult lists).
+
+No backend is set here, so figures display inline in notebooks."""
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+from . import metrics
+
+
+def _response(r, W1=None, b=None):
+    c = r.config
+    W1 = r.W1 if W1 is None else W1
+    b = r.b if b is None else b
+    return metrics.feature_response(W1[None], b[None], r.P[None], c.activation, c.task)[0]  # (n, k)
+
+
+def _colours(results, field: str, log: bool = True):
+    values = torch.tensor([float(getattr(r.config, field)) for r in results])
+    values = values.log10() if log else values
+    span = (values.max() - values.min()).item() or 1.0
+    cmap = plt.get_cmap("viridis")
+    norm = plt.Normalize(values.min().item(), values.min().item() + span)
+    return [cmap(norm(v.item())) for v in values], plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+
+
+def traces(results, field: str = "lr", log: bool = True, title: str = ""):
+    """Figs. 1, 3, 6, 7, 12: loss, # mono / N and mean bias against log2 training steps."""
+    fig, axes = plt.subplots(3, 1, figsize=(6, 6.5), sharex=True)
+    colours, mappable = _colours(results, field, log)
+    for r, colour in zip(results, colours):
+        steps = r.trace["step"].float().log2()
+        axes[0].plot(steps, r.trace["loss"], color=colour)
+        axes[1].plot(steps, r.trace["mono"], color=colour)
+        axes[2].plot(steps, r.trace["mean_bias"], color=colour)
+    for ax, label in zip(axes, ("loss", "# mono neurons / N", "mean bias")):
+        ax.set_ylabel(label)
+    axes[0].set_yscale("log")
+    axes[-1].set_xlabel("log2 training steps")
+    fig.colorbar(mappable, ax=axes, label=f"log10 {field}" if log else field)
+    fig.suptitle(title)
+    return fig
+
+
+def activation_image(r, ax, W1=None, b=None):
+    """Figs. 4, 7: h_i(F_j), neurons sorted by r_i, features by the neuron they activate most."""
+    h = _response(r, W1, b)
+    neuron_order, feature_order = metrics.orderings(h)
+    image = h[feature_order][:, neuron_order].T  # (neurons, features)
+    ax.imshow(image.clamp(min=0), aspect="auto", cmap="magma", interpolation="nearest",
+              vmin=0, vmax=max(float(image.max()), 1e-6))
+    ax.set_xlabel("feature")
+    ax.set_ylabel("neuron")
+
+
+def activation_images(results, field: str = "lr"):
+    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3.2), squeeze=False)
+    for r, ax in zip(results, axes[0]):
+        activation_image(r, ax)
+        s = metrics.summary(r)
+        ax.set_title(f"{field}={getattr(r.config, field):.3g}\nmono/N={s['mono_per_feature']:.2f}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def bias_vs_monosemanticity(results, field: str = "lr"):
+    """Fig. 5: each neuron's bias against its r_i: mono neurons sit at moderate negative bias."""
+    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3), squeeze=False, sharey=True)
+    for r, ax in zip(results, axes[0]):
+        rr = metrics.monosemanticity(_response(r)[None])[0]
+        ax.scatter(r.b, rr, s=3, alpha=0.5)
+        ax.axhline(metrics.MONO_THRESHOLD, color="grey", lw=0.5)
+        ax.set_xlabel("bias")
+        ax.set_title(f"{field}={getattr(r.config, field):.3g}", fontsize=9)
+    axes[0, 0].set_ylabel("r_i")
+    fig.tight_layout()
+    return fig
+
+
+def bias_profile(results, field: str = "lr"):
+    """Figs. 10, 11: neuron biases sorted, with the positive-bias band (b > 0.05) counted."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    colours, _ = _colours(results, field)
+    for r, colour in zip(results, colours):
+        band = int(metrics.band_count(r.b[None]))
+        ax.plot(torch.sort(r.b, descending=True).values, color=colour,
+                label=f"{field}={getattr(r.config, field):.3g}: band {band}")
+    ax.axhline(metrics.BAND_BIAS, color="grey", lw=0.5, ls="--")
+    ax.axvline(results[0].config.d + 1, color="red", lw=0.8, ls=":", label=f"d + 1 = {results[0].config.d + 1}")
+    ax.set_xlim(0, 4 * results[0].config.d)
+    ax.set_xlabel("neuron (sorted by bias)")
+    ax.set_ylabel("bias")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def final_vs(groups: dict, x: str, y: str = "mono_per_feature", xlabel: str | None = None, log_x=False):
+    """Figs. 8, 9, 13-23: a final summary number against a swept field, one line per group."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, results in groups.items():
+        xs = [float(getattr(r.config, x)) for r in results]
+        ys = [metrics.summary(r)[y] for r in results]
+        order = sorted(range(len(xs)), key=xs.__getitem__)
+        ax.plot([xs[i] for i in order], [ys[i] for i in order], "o-", label=label, ms=4)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel({"mono_per_feature": "# mono neurons / N", "loss": "loss"}.get(y, y))
+    ax.legend(fontsize=7)
+    return fig
+
+
+def r_cdf(r, thresholds=None):
+    """Fig. 2: the cumulative fraction of neurons with r_i < r_t, at every power-of-two checkpoint."""
+    thresholds = torch.linspace(0, 1, 201) if thresholds is None else thresholds
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = sorted(r.checkpoints)
+    cmap = plt.get_cmap("viridis")
+    for i, step in enumerate(steps):
+        ck = r.checkpoints[step]
+        rr = metrics.monosemanticity(_response(r, ck["W1"], ck["b"])[None])[0]
+        cdf = (rr[None, :] < thresholds[:, None]).float().mean(-1)
+        ax.plot(thresholds, cdf, color=cmap(i / max(1, len(steps) - 1)), label=f"2^{int(math.log2(step))}")
+    ax.set_xlabel("threshold monosemanticity r_t")
+    ax.set_ylabel("cumulative neurons with r_i < r_t")
+    ax.legend(fontsize=6, ncol=2, title="step")
+    return fig
