@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: book test setup train execute html widgets-js browser clean-book
+.PHONY: book test setup train execute html widgets-js browser reference clean-book
 
 book: train execute html
 
@@ -39,7 +39,12 @@ browser:
 	  echo "note: chromium not installed; the browser test will be skipped"
 
 test: setup widgets-js browser
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --nbval-lax --nbval-current-env
+
+# The nbval reference pages: every chapter executed at the smoke preset (commit the result).
+reference: setup
+	MONOSEM_RESULTS_DIR=$(CURDIR)/.pytest_cache/smoke-results $(PY) -c "import tests.conftest as c; c.train_smoke()"
+	MONOSEM_RESULTS_DIR=$(CURDIR)/.pytest_cache/smoke-results $(PY) -m monosem_lib execute all --preset smoke --out-dir tests/notebooks
 
 clean-book:
 	rm -rf _build executed

@@ -9,6 +9,7 @@
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -38,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     execute = sub.add_parser("execute", help="execute a chapter's notebook into executed/ (papermill)")
     execute.add_argument("section", help=f"one of {', '.join(c.section for c in chapters.CHAPTERS)}, or all")
     execute.add_argument("--batch", default=None, help="only this batch (default: every batch of the chapter)")
+    execute.add_argument("--out-dir", default=str(chapters.EXECUTED), help="where executed pages go (default executed/)")
     common(execute)
     execute.set_defaults(run=cmd_execute)
     return p
@@ -91,8 +93,9 @@ def cmd_execute(args) -> int:
     sections = [c.section for c in chapters.CHAPTERS] if args.section == "all" else [args.section]
     for section in sections:
         start = time.perf_counter()
-        for path in chapters.execute(section, args.batch, args.preset, args.seed, args.results_dir):
-            print(f"{section}: {path.relative_to(chapters.ROOT)} ({time.perf_counter() - start:.1f} s)")
+        for path in chapters.execute(section, args.batch, args.preset, args.seed, args.results_dir,
+                                     Path(args.out_dir)):
+            print(f"{section}: {path} ({time.perf_counter() - start:.1f} s)")
     return 0
 
 

@@ -29,12 +29,13 @@ class Preset:
     l1s: tuple               # RG1 (Fig. 14)
     d_decays: tuple          # D1 (Fig. 23)
     cost: str                # what a full `train all` costs, measured
+    max_batch: int = 2 ** 30  # on a CPU, drawing samples for a huge batch at small k costs more than the model
 
     def k(self, paper_k: int) -> int:
         return max(1, round(paper_k * self.n / PAPER_N))
 
     def batch_size(self, k: int) -> int:
-        return max(1, self.batch_work // k)
+        return max(1, min(self.max_batch, self.batch_work // k))
 
 
 PRESETS = {
@@ -48,19 +49,19 @@ PRESETS = {
         d_decays=tuple(10 ** (-3.5 + 0.5 * i) for i in range(5)),
         cost="GPU only: about 30 GFLOP per step at k = 1024, 2^17 steps per model"),
     "cpu": Preset(
-        "cpu", n=256, d=32, batch_work=2 ** 17, steps=2 ** 14, t_max=512, lrs=(0.003, 0.01, 0.03),
+        "cpu", n=256, d=32, batch_work=2 ** 16, steps=2 ** 14, t_max=512, lrs=(0.003, 0.01, 0.03),
         b_offsets=(-2.0, -1.0, -0.5, -0.2, 0.0, 1.0),
         g_offsets=(-3.0, -2.0, -1.0, -0.5, 0.0, 1.0), g_lrs=(0.01,),
-        e_eps=tuple(2 ** (-10 + 1.0 * i) for i in range(8)),
+        e_eps=tuple(2.0 ** e for e in (-10, -8, -6, -5, -4, -3, -2)),
         ks=(32, 128, 512, 1024, 2048),
         l1s=(1e-5, 1e-3, 1e-1),
         d_decays=(10 ** -3.5, 10 ** -2.5, 10 ** -1.5),
-        cost="see README: measured on 2 CPU cores"),
+        cost="see README: measured on 2 CPU cores", max_batch=2048),
     "smoke": Preset(
         "smoke", n=64, d=8, batch_work=2 ** 13, steps=2 ** 8, t_max=64, lrs=(0.003, 0.03),
         b_offsets=(-1.0, 0.0), g_offsets=(-1.0, 0.0), g_lrs=(0.01,),
         e_eps=(2 ** -6, 2 ** -3), ks=(256, 1024), l1s=(1e-3,), d_decays=(1e-3, 1e-2),
-        cost="seconds per batch: for tests"),
+        cost="seconds per batch: for tests", max_batch=512),
 }
 
 

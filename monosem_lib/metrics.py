@@ -109,10 +109,21 @@ def turn_on_amplitude(amplitudes: torch.Tensor, part: torch.Tensor, threshold: f
     return float(amplitudes[on[0, 0]]) if len(on) else float("nan")
 
 
+def smoothed_loss(result, window: int = 16) -> torch.Tensor:
+    """The logged task loss, averaged over `window` consecutive logs (256 steps): (L - window + 1,)."""
+    window = min(window, len(result.loss))
+    return result.loss.unfold(0, window, 1).mean(-1)
+
+
 def summary(result) -> dict:
-    """The headline numbers of one trained model (a training.ModelResult)."""
+    """The headline numbers of one trained model (a training.ModelResult).
+
+    "loss" is the paper's "Min. Loss": the lowest smoothed training loss (train = test here, as
+    every step draws fresh samples); "final_loss" is the held-out loss of the final model, which
+    the periodic schedule leaves at its peak learning rate."""
     c = result.config
     h = feature_response(result.W1[None], result.b[None], result.P[None], c.activation, c.task)
     census = {key: int(v) for key, v in feature_census(h).items()}
-    return {"loss": float(result.trace["loss"][-1]), "mono_per_feature": float(mono_per_feature(h)),
+    return {"loss": float(smoothed_loss(result).min()), "final_loss": float(result.trace["loss"][-1]),
+            "mono_per_feature": float(mono_per_feature(h)),
             "mean_bias": float(result.b.mean()), "band": int(band_count(result.b[None])), **census}

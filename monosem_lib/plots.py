@@ -31,10 +31,12 @@ def traces(results, field: str = "lr", log: bool = True, title: str = ""):
     colours, mappable = _colours(results, field, log)
     for r, colour in zip(results, colours):
         steps = r.trace["step"].float().log2()
-        axes[0].plot(steps, r.trace["loss"], color=colour)
+        smooth = metrics.smoothed_loss(r)
+        logged = r.loss_steps[len(r.loss_steps) - len(smooth):].float() + 1
+        axes[0].plot(logged.log2(), smooth, color=colour)
         axes[1].plot(steps, r.trace["mono"], color=colour)
         axes[2].plot(steps, r.trace["mean_bias"], color=colour)
-    for ax, label in zip(axes, ("loss", "# mono neurons / N", "mean bias")):
+    for ax, label in zip(axes, ("loss (smoothed)", "# mono neurons / N", "mean bias")):
         ax.set_ylabel(label)
     axes[0].set_yscale("log")
     axes[-1].set_xlabel("log2 training steps")
