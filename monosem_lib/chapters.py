@@ -15,7 +15,8 @@ EXECUTED = ROOT / "executed"
 class Chapter:
     section: str
     notebook: str            # jupytext source in notebooks/
-    batches: tuple           # one executed page per entry; "B1,B2" means one page over several batches
+    batches: tuple           # one executed page per entry; "B1,B2" means one page over several batches;
+                             # empty: one page over the whole store (the claims chapter)
 
 
 CHAPTERS = [
@@ -31,6 +32,7 @@ CHAPTERS = [
     Chapter("4.2", "4-2-reprojector.md", ("RP1",)),
     Chapter("4.3", "4-3-abs.md", ("LR5", "D1")),
     Chapter("5", "5-mechanism.md", ("E1,E3",)),
+    Chapter("claims", "6-claims.md", ()),
 ]
 
 
@@ -41,8 +43,9 @@ def get_chapter(section: str) -> Chapter:
     raise ConfigError(f"unknown section {section!r}; valid: {', '.join(c.section for c in CHAPTERS)}")
 
 
-def page_name(chapter: Chapter, batch: str) -> str:
-    return f"{Path(chapter.notebook).stem}-{batch.replace(',', '-')}"
+def page_name(chapter: Chapter, batch: str | None) -> str:
+    stem = Path(chapter.notebook).stem
+    return stem if batch is None else f"{stem}-{batch.replace(',', '-')}"
 
 
 def execute(section: str, batch: str | None, preset: str, seed: int = 0, results_dir=None,
@@ -52,8 +55,8 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
     import papermill
     chapter = get_chapter(section)
     batches.get_preset(preset)
-    wanted = chapter.batches if batch is None else (batch,)
-    for name in wanted:
+    wanted = (batch,) if batch else chapter.batches or (None,)
+    for name in filter(None, wanted):
         for part in name.split(","):
             batches.get_batch(part)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -128,3 +128,111 @@ def r_cdf(r, thresholds=None):
     ax.set_ylabel("cumulative neurons with r_i < r_t")
     ax.legend(fontsize=6, ncol=2, title="step")
     return fig
+
+
+# ------------------------------------------------------------------ §4.1.2 (negative bias, offsets, GeLU)
+def band_vs_d(results):
+    """Fig. 11 across d (batch BD): each model's sorted biases with its d + 1 marked (left), and the
+    positive-bias band (b > 0.05) against d with the line band = d + 1 (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    ds = [r.config.d for r in results]
+    bands = [int(metrics.band_count(r.b[None])) for r in results]
+    cmap = plt.get_cmap("viridis")
+    for i, (r, band) in enumerate(zip(results, bands)):
+        colour = cmap(i / max(1, len(results) - 1))
+        axes[0].plot(torch.sort(r.b, descending=True).values, color=colour, label=f"d={r.config.d}: band {band}")
+        axes[0].axvline(r.config.d + 1, color=colour, lw=0.8, ls=":")
+    axes[0].axhline(metrics.BAND_BIAS, color="grey", lw=0.5, ls="--")
+    axes[0].set_xlim(0, 4 * max(ds))
+    axes[0].set_xlabel("neuron (sorted by bias); dotted: d + 1")
+    axes[0].set_ylabel("bias")
+    axes[0].legend(fontsize=7)
+    grid = torch.linspace(0, max(ds) * 1.1, 50)
+    axes[1].plot(grid, grid + 1, color="red", lw=0.8, ls=":", label="d + 1")
+    axes[1].plot(ds, bands, "o", label="band (bias > 0.05)")
+    axes[1].set_xlabel("embedding dimension d")
+    axes[1].set_ylabel("# neurons with bias > 0.05")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _mono_fractions(r):
+    s = metrics.summary(r)
+    return s["mono_neurons"] / r.config.k, s["mono_per_feature"]
+
+
+def mono_vs_offset(groups: dict, marks: dict | None = None, mark_label: str = "", title: str = "",
+                   vline: float | None = None, vline_label: str = ""):
+    """Figs. 8, 13: # mono neurons / k (upper) and / N (lower) against the initial bias offset, one
+    line per group; `marks` (group label → x) draws a vertical line in the group's colour, `vline`
+    one black line for all, and the dashed black lines mark where the count equals k (upper) and
+    N (lower)."""
+    fig, axes = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True)
+    cmap = plt.get_cmap("viridis")
+    for i, (label, results) in enumerate(groups.items()):
+        colour = cmap(i / max(1, len(groups) - 1))
+        ordered = sorted(results, key=lambda r: r.config.offset)
+        xs = [r.config.offset for r in ordered]
+        fractions = [_mono_fractions(r) for r in ordered]
+        for ax, ys in zip(axes, zip(*fractions)):
+            ax.plot(xs, ys, "o-", color=colour, label=label, ms=4)
+        if marks and label in marks:
+            for ax in axes:
+                ax.axvline(marks[label], color=colour, lw=0.8, ls=":")
+    for ax, ylabel in zip(axes, ("# mono neurons / # neurons", "# mono neurons / # features")):
+        ax.axhline(1, color="black", lw=0.8, ls="--")
+        if vline is not None:
+            ax.axvline(vline, color="black", lw=0.8, label=vline_label or None)
+        ax.set_ylabel(ylabel)
+    axes[0].legend(fontsize=7, title=mark_label or None, title_fontsize=7)
+    axes[-1].set_xlabel("initial mean bias (offset)")
+    fig.suptitle(title)
+    return fig
+
+
+def offset_map(groups: dict):
+    """Fig. 9: every B model as a point (offset, log2 eps) coloured by its # mono neurons, with the
+    scale -sqrt(eps) as a black curve (left); # mono / N against offset / sqrt(eps), where the scale
+    sits at -1 (right). `groups`: label → the models of one eps."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    models = [r for results in groups.values() for r in results]
+    counts = torch.tensor([float(metrics.summary(r)["mono_neurons"]) for r in models])
+    points = axes[0].scatter([r.config.offset for r in models], [math.log2(r.config.eps) for r in models],
+                             c=counts, cmap="viridis", s=40, vmin=0, vmax=max(1.0, float(counts.max())))
+    fig.colorbar(points, ax=axes[0], label="# mono neurons")
+    log2_eps = torch.linspace(min(math.log2(r.config.eps) for r in models) - 0.5,
+                              max(math.log2(r.config.eps) for r in models) + 0.5, 100)
+    axes[0].plot(-(2 ** log2_eps).sqrt(), log2_eps, color="black", label="-sqrt(eps)")
+    axes[0].set_xlabel("initial mean bias (offset)")
+    axes[0].set_ylabel("log2 eps")
+    axes[0].legend(fontsize=7)
+    cmap = plt.get_cmap("viridis")
+    for i, (label, results) in enumerate(groups.items()):
+        ordered = sorted(results, key=lambda r: r.config.offset)
+        axes[1].plot([r.config.offset / math.sqrt(r.config.eps) for r in ordered],
+                     [metrics.summary(r)["mono_per_feature"] for r in ordered], "o-", ms=4,
+                     color=cmap(i / max(1, len(groups) - 1)), label=label)
+    axes[1].axvline(-1, color="black", lw=0.8, label="offset = -sqrt(eps)")
+    axes[1].set_xscale("symlog", linthresh=1)
+    ticks = [t for t in (-64, -32, -16, -8, -4, -2, -1, 0, 1, 2, 4, 8, 16)
+             if axes[1].get_xlim()[0] <= t <= axes[1].get_xlim()[1]]
+    axes[1].set_xticks(ticks, [f"{t:g}" for t in ticks])
+    axes[1].set_xlabel("offset / sqrt(eps)")
+    axes[1].set_ylabel("# mono neurons / N")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def activation_thumbnail(r, size: float = 3.0, title: str = ""):
+    """A small Fig. 4/10-style activation image without axes text, for the explorer widget."""
+    fig, ax = plt.subplots(figsize=(size, size))
+    activation_image(r, ax)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("feature", fontsize=7)
+    ax.set_ylabel("neuron", fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=7)
+    return fig

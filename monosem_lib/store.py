@@ -96,3 +96,17 @@ def train_batch(batch: str, preset: str = "cpu", seed: int = 0, device: str = "c
     save(path, results)
     print(f"{batch}: trained {len(results)} models in {time.perf_counter() - start:.1f} s → {path}")
     return results, False
+
+
+def seeds(batch: str, preset: str, results_dir=None) -> list[int]:
+    """The seeds for which `batch` at `preset` is stored under its current configuration."""
+    found = []
+    for path in results_dir_entries(batch, preset, results_dir):
+        seed = int(path.name[len(f"{batch}-{preset}-seed"):].split("-")[0])
+        if path == entry_path(batch, preset, seed, results_dir):
+            found.append(seed)
+    return sorted(found)
+
+
+def results_dir_entries(batch: str, preset: str, directory=None) -> list[Path]:
+    return list(results_dir(directory).glob(f"{batch}-{preset}-seed*-*.pt"))
