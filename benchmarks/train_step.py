@@ -25,8 +25,9 @@ def sgemm_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def step_flops(c) -> float:
-    """Matmul FLOPs of one model's training step: forward, and backward for inputs and weights."""
-    return 3 * 2 * c.batch_size * (c.d * c.k + c.k * c.n)
+    """Matmul FLOPs of one model's training step: forward (both layers), backward through W2 to h,
+    and the weight gradients of both layers (the input needs no gradient)."""
+    return 2 * c.batch_size * (2 * c.d * c.k + 3 * c.k * c.n)
 
 
 def stacked(configs) -> float:

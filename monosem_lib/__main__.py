@@ -91,6 +91,8 @@ def cmd_train(args) -> int:
 
 def cmd_execute(args) -> int:
     sections = [c.section for c in chapters.CHAPTERS] if args.section == "all" else [args.section]
+    if args.section == "all":
+        chapters.write_build_info(args.preset, args.seed, args.results_dir, Path(args.out_dir))
     for section in sections:
         start = time.perf_counter()
         for path in chapters.execute(section, args.batch, args.preset, args.seed, args.results_dir,

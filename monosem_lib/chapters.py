@@ -68,8 +68,40 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
         papermill.execute_notebook(jupytext.read(NOTEBOOKS / chapter.notebook), str(out),
                                    parameters=parameters, cwd=str(ROOT), progress_bar=False,
                                    kernel_name="python3")
+        fold_injected_parameters(out)
         written.append(out)
     return written
+
+
+def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = EXECUTED) -> Path:
+    """executed/build-info.md, included by the book's non-notebook pages: the preset and seed of
+    this build, and how long each stored batch took to train."""
+    from . import store
+    p = batches.get_preset(preset)
+    lines = [f"**This build: preset `{p.name}` (N = {p.n}, d = {p.d}, {p.steps} steps, batch size "
+             f"{p.batch_work}/k), seed {seed}.**", "",
+             "| batch | models | training time (s) |", "|---|---|---|"]
+    for name in batches.BATCHES:
+        try:
+            models = store.load(name, preset, seed, results_dir)
+        except store.StoreError:
+            continue
+        lines.append(f"| {name} | {len(models)} | {sum(m.seconds for m in models):.0f} |")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "build-info.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fold_injected_parameters(path: Path) -> None:
+    """Fold papermill's injected-parameters cell away in the book, like the parameters cell."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            tags.append("hide-cell")
+    nbformat.write(nb, path)
 
 
 def banner(preset: str, seed: int, batch: str):
