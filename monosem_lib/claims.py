@@ -5,6 +5,7 @@ a Claim: the paper's numbers, ours, and a verdict computed from ours. Chapter pa
 the claims chapter aggregates several seeds.
 """
 import dataclasses
+import math
 import statistics
 
 from . import metrics, store
@@ -62,9 +63,7 @@ def _relative_spread(values) -> float:
 
 def bias_of_mono_and_poly(model) -> tuple[float, float]:
     """Mean bias of the monosemantic neurons and of the rest (nan where there are none)."""
-    c = model.config
-    r = metrics.monosemanticity(metrics.feature_response(model.W1[None], model.b[None], model.P[None],
-                                                         c.activation, c.task))[0]
+    r = metrics.monosemanticity(metrics.response(model)[None])[0]
     mono = r > metrics.MONO_THRESHOLD
     mean = lambda x: x.mean().item() if len(x) else float("nan")
     return mean(model.b[mono]), mean(model.b[~mono])
@@ -94,8 +93,165 @@ def claim_1(preset: str, seed: int = 0, results_dir=None) -> Claim:
     ], verdict)
 
 
+# ------------------------------------------------------------------ claims 2-5 (Section 4.1.2)
+def _checks_verdict(checks) -> str:
+    """Every check holds: reproduced; at least half: partly reproduced; fewer: not reproduced."""
+    passed = sum(bool(c) for c in checks)
+    return VERDICTS[0] if passed == len(checks) else VERDICTS[1] if 2 * passed >= len(checks) else VERDICTS[2]
+
+
+def _summaries_by_lr(models) -> dict:
+    return {m.config.lr: metrics.summary(m) for m in models}
+
+
+HIGH_MONO = 0.6       # "highly monosemantic": the lower end of Fig. 8's 0.6-1 mono neurons per feature
+LOSS_TOLERANCE = 0.02  # "equal or slightly lower loss": at most 2% above the zero-offset model
+
+
+def claim_2(preset: str, seed: int = 0, results_dir=None) -> Claim:
+    """Offset -1 + bias decay (LR3, LR4) against zero offset (LR1, LR2) at equal lr. Checks: the
+    least monosemantic LR3 and LR4 models reach HIGH_MONO mono neurons per feature; no offset model's
+    loss exceeds its zero-offset twin's by more than LOSS_TOLERANCE; at the lowest lr LR3 has more
+    mono neurons per feature than LR1."""
+    runs = {name: _summaries_by_lr(store.load(name, preset, seed, results_dir))
+            for name in ("LR1", "LR2", "LR3", "LR4")}
+    mono_min = {name: min(s["mono_per_feature"] for s in runs[name].values()) for name in ("LR3", "LR4")}
+    loss_change = {name: max((runs[name][lr]["loss"] - runs[base][lr]["loss"]) / runs[base][lr]["loss"]
+                             for lr in runs[name])
+                   for name, base in (("LR3", "LR1"), ("LR4", "LR2"))}
+    low = min(runs["LR3"])
+    gain = runs["LR3"][low]["mono_per_feature"] - runs["LR1"][low]["mono_per_feature"]
+    checks = [min(mono_min.values()) >= HIGH_MONO, max(loss_change.values()) <= LOSS_TOLERANCE, gain > 0]
+    return Claim(2, "LR3/LR4: offset -1 and bias decay give highly monosemantic models at every lr, with "
+                    "equal or slightly lower loss than zero offset", "4-1-2-negative-bias-LR3", [
+        Row("LR3 mono / N, least monosemantic lr", "high at every lr (Figs. 7, 10)", mono_min["LR3"]),
+        Row("LR4 mono / N, least monosemantic lr", "high at every lr (Fig. 12)", mono_min["LR4"]),
+        Row(f"LR3 − LR1 mono / N at the lowest lr {low:g}", "large gain (Fig. 7 vs Fig. 3)", gain, "{:+.3f}"),
+        Row("LR3 vs LR1 loss at equal lr, largest relative change", "≤ 0 (equal or slightly lower)",
+            loss_change["LR3"], "{:+.1%}"),
+        Row("LR4 vs LR2 loss at equal lr, largest relative change", "≤ 0 (equal or slightly lower)",
+            loss_change["LR4"], "{:+.1%}"),
+    ], _checks_verdict(checks))
+
+
+BAND_TOLERANCE = 2     # "exactly d + 1": the paper's own d = 128 band is 130 = d + 2
+
+
+def claim_3(preset: str, seed: int = 0, results_dir=None) -> Claim:
+    """The positive-bias band (bias > 0.05) of every LR3 model and of the BD models (d/2, d, 2d).
+    Reproduced if every band is within BAND_TOLERANCE of d + 1; partly if every band is within 25%
+    of d + 1 or at least half are within the tolerance."""
+    lr3 = store.load("LR3", preset, seed, results_dir)
+    bd = sorted(store.load("BD", preset, seed, results_dir), key=lambda m: m.config.d)
+    paper_bd = ("d + 1 (paper: 33 at d = 32)", "d + 1 (paper: 65 at d = 64)", "d + 1 (paper: 130 at d = 128)")
+    rows, misses = [], []
+    for m in lr3:
+        band = int(metrics.band_count(m.b[None]))
+        misses.append((band, m.config.d + 1))
+        rows.append(Row(f"LR3 band at lr = {m.config.lr:g} (d + 1 = {m.config.d + 1})",
+                        "d + 1 (paper: 65 at d = 64)", band, "{:.0f}"))
+    for m, paper in zip(bd, paper_bd):
+        band = int(metrics.band_count(m.b[None]))
+        misses.append((band, m.config.d + 1))
+        rows.append(Row(f"BD band at d = {m.config.d} (d + 1 = {m.config.d + 1})", paper, band, "{:.0f}"))
+    exact = [abs(band - target) <= BAND_TOLERANCE for band, target in misses]
+    close = [abs(band - target) <= 0.25 * target for band, target in misses]
+    verdict = VERDICTS[0] if all(exact) else VERDICTS[1] if all(close) or 2 * sum(exact) >= len(exact) \
+        else VERDICTS[2]
+    return Claim(3, "The positive-bias band (bias > 0.05) of LR3 models is exactly d + 1 neurons wide: "
+                    "65 at d = 64, 33 at d = 32, 130 at d = 128", "4-1-2-negative-bias-LR3", rows, verdict)
+
+
+B_BATCHES = ("B1", "B2", "B3", "B4", "B5")
+
+
+def offset_split(models) -> tuple[list, list]:
+    """One eps's models, sorted by offset, split at the scale -sqrt(eps): (below, at or above)."""
+    ordered = sorted(models, key=lambda m: m.config.offset)
+    threshold = -math.sqrt(ordered[0].config.eps)
+    return ([m for m in ordered if m.config.offset < threshold],
+            [m for m in ordered if m.config.offset >= threshold])
+
+
+def claim_4(preset: str, seed: int = 0, results_dir=None) -> Claim:
+    """B1–B5. Below the scale (offset < -sqrt(eps)): the mean fraction of neurons that are mono
+    (paper 30-50%, checked within 25-55%) and mono neurons per feature (paper 0.6-1, checked within
+    0.5-1.1). The drop: summed over eps, mono / N at the first offset above the scale divided by
+    mono / N at the last offset below it; "sharp" if below 0.5."""
+    below, above, pairs = [], [], []
+    for name in B_BATCHES:
+        lo, hi = offset_split(store.load(name, preset, seed, results_dir))
+        below += [metrics.summary(m) | {"k": m.config.k} for m in lo]
+        above += [metrics.summary(m) for m in hi]
+        if lo and hi:
+            pairs.append((metrics.summary(lo[-1])["mono_per_feature"], metrics.summary(hi[0])["mono_per_feature"]))
+    nan = float("nan")
+    mean = lambda xs: statistics.fmean(xs) if xs else nan
+    per_neuron = mean([s["mono_neurons"] / s["k"] for s in below])
+    per_feature = mean([s["mono_per_feature"] for s in below])
+    lowest = min((s["mono_per_feature"] for s in below), default=nan)
+    after = mean([s["mono_per_feature"] for s in above])
+    before_total = sum(p[0] for p in pairs)
+    ratio = sum(p[1] for p in pairs) / before_total if before_total > 0 else nan
+    checks = [0.25 <= per_neuron <= 0.55, 0.5 <= per_feature <= 1.1, ratio < 0.5]
+    return Claim(4, "B1–B5: for offsets below ≈ -sqrt(eps), 30-50% of neurons are monosemantic with 0.6-1 "
+                    "mono neurons per feature; monosemanticity drops sharply above -sqrt(eps)",
+                 "4-1-2-offset-sweep-B1-B2-B3-B4-B5", [
+        Row(f"mono / k, offsets < -sqrt(eps) (mean of {len(below)} models)", "0.3 – 0.5 (Fig. 8 upper)",
+            per_neuron),
+        Row("mono / N, offsets < -sqrt(eps) (mean)", "0.6 – 1 (Fig. 8 lower)", per_feature),
+        Row("mono / N, offsets < -sqrt(eps) (lowest)", "≥ 0.6", lowest),
+        Row(f"mono / N, offsets ≥ -sqrt(eps) (mean of {len(above)} models)", "lower", after),
+        Row("mono / N just above ÷ just below -sqrt(eps)", "≪ 1 (sharp drop, Figs. 8, 9)", ratio, "{:.2f}"),
+    ], _checks_verdict(checks))
+
+
+def gelu_minimum() -> float:
+    """Where GeLU(x) = x·Φ(x) is smallest (≈ -0.752), by bisection on Φ(x) + x·φ(x) = 0."""
+    cdf = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))
+    pdf = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    lo, hi = -2.0, 0.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) + mid * pdf(mid) < 0 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def gelu_peaks(models) -> dict:
+    """G1 per lr: the offset where mono / N peaks (the most negative one on a tie; nan if no model
+    has a mono neuron), the peak value, the mean mono / N of the offsets at least 1 away from the
+    peak, and how many other offsets tie with the peak."""
+    by_lr = {}
+    for m in models:
+        by_lr.setdefault(m.config.lr, []).append(m)
+    out = {}
+    for lr, ms in sorted(by_lr.items()):
+        points = sorted((m.config.offset, metrics.summary(m)["mono_per_feature"]) for m in ms)
+        peak_offset, peak = max(points, key=lambda p: p[1])
+        far = [y for x, y in points if abs(x - peak_offset) >= 1]
+        out[lr] = {"offset": peak_offset if peak > 0 else float("nan"), "peak": peak,
+                   "far": statistics.fmean(far) if far else float("nan"),
+                   "tied": sum(y == peak for _, y in points) - 1}
+    return out
+
+
+def claim_5(preset: str, seed: int = 0, results_dir=None) -> Claim:
+    """G1 (GeLU). Checks: at every lr the peak offset lies in [-1.5, -0.5] (around -1 and the GeLU
+    minimum at -0.75), and the peak is sharp: offsets at least 1 away average under half the peak."""
+    peaks = gelu_peaks(store.load("G1", preset, seed, results_dir))
+    rows, checks = [], []
+    for lr, p in peaks.items():
+        checks += [-1.5 <= p["offset"] <= -0.5, p["peak"] > 0 and p["far"] <= 0.5 * p["peak"]]
+        rows += [Row(f"lr = {lr:g}: offset of the peak in mono / N", f"≈ -1 (GeLU minimum {gelu_minimum():.2f})",
+                     p["offset"], "{:+.2f}"),
+                 Row(f"lr = {lr:g}: mono / N at the peak", "high (Fig. 13)", p["peak"]),
+                 Row(f"lr = {lr:g}: mean mono / N at offsets ≥ 1 from the peak", "much lower (sharp peak)",
+                     p["far"])]
+    return Claim(5, "GeLU (G1): monosemanticity peaks sharply at an initial bias of ≈ -1, near the GeLU "
+                    "minimum", "4-1-2-gelu-G1", rows, _checks_verdict(checks))
+
+
 # ------------------------------------------------------------------ claims 6-11 (Sections 4.1.3-5)
-import math  # noqa: E402  (claims 6-11 below)
 
 
 def _tally_verdict(checks) -> str:
@@ -260,161 +416,3 @@ def claim_11(preset: str, seed: int = 0, results_dir=None) -> Claim:
         Row("E1: poly neurons / d", "≈ 1", poly["poly_neurons"] / m64.config.d, "{:.2f}"),
         Row("E1: largest poly bias through W2 (abs)", "< 0.005", poly["max_bias_through_W2"], "{:.4f}"),
     ], _tally_verdict(checks))
-
-
-# ------------------------------------------------------------------ claims 2-5 (Section 4.1.2)
-def _checks_verdict(checks) -> str:
-    """Every check holds: reproduced; at least half: partly reproduced; fewer: not reproduced."""
-    passed = sum(bool(c) for c in checks)
-    return VERDICTS[0] if passed == len(checks) else VERDICTS[1] if 2 * passed >= len(checks) else VERDICTS[2]
-
-
-def _summaries_by_lr(models) -> dict:
-    return {m.config.lr: metrics.summary(m) for m in models}
-
-
-HIGH_MONO = 0.6       # "highly monosemantic": the lower end of Fig. 8's 0.6-1 mono neurons per feature
-LOSS_TOLERANCE = 0.02  # "equal or slightly lower loss": at most 2% above the zero-offset model
-
-
-def claim_2(preset: str, seed: int = 0, results_dir=None) -> Claim:
-    """Offset -1 + bias decay (LR3, LR4) against zero offset (LR1, LR2) at equal lr. Checks: the
-    least monosemantic LR3 and LR4 models reach HIGH_MONO mono neurons per feature; no offset model's
-    loss exceeds its zero-offset twin's by more than LOSS_TOLERANCE; at the lowest lr LR3 has more
-    mono neurons per feature than LR1."""
-    runs = {name: _summaries_by_lr(store.load(name, preset, seed, results_dir))
-            for name in ("LR1", "LR2", "LR3", "LR4")}
-    mono_min = {name: min(s["mono_per_feature"] for s in runs[name].values()) for name in ("LR3", "LR4")}
-    loss_change = {name: max((runs[name][lr]["loss"] - runs[base][lr]["loss"]) / runs[base][lr]["loss"]
-                             for lr in runs[name])
-                   for name, base in (("LR3", "LR1"), ("LR4", "LR2"))}
-    low = min(runs["LR3"])
-    gain = runs["LR3"][low]["mono_per_feature"] - runs["LR1"][low]["mono_per_feature"]
-    checks = [min(mono_min.values()) >= HIGH_MONO, max(loss_change.values()) <= LOSS_TOLERANCE, gain > 0]
-    return Claim(2, "LR3/LR4: offset -1 and bias decay give highly monosemantic models at every lr, with "
-                    "equal or slightly lower loss than zero offset", "4-1-2-negative-bias-LR3", [
-        Row("LR3 mono / N, least monosemantic lr", "high at every lr (Figs. 7, 10)", mono_min["LR3"]),
-        Row("LR4 mono / N, least monosemantic lr", "high at every lr (Fig. 12)", mono_min["LR4"]),
-        Row(f"LR3 − LR1 mono / N at the lowest lr {low:g}", "large gain (Fig. 7 vs Fig. 3)", gain, "{:+.3f}"),
-        Row("LR3 vs LR1 loss at equal lr, largest relative change", "≤ 0 (equal or slightly lower)",
-            loss_change["LR3"], "{:+.1%}"),
-        Row("LR4 vs LR2 loss at equal lr, largest relative change", "≤ 0 (equal or slightly lower)",
-            loss_change["LR4"], "{:+.1%}"),
-    ], _checks_verdict(checks))
-
-
-BAND_TOLERANCE = 2     # "exactly d + 1": the paper's own d = 128 band is 130 = d + 2
-
-
-def claim_3(preset: str, seed: int = 0, results_dir=None) -> Claim:
-    """The positive-bias band (bias > 0.05) of every LR3 model and of the BD models (d/2, d, 2d).
-    Reproduced if every band is within BAND_TOLERANCE of d + 1; partly if every band is within 25%
-    of d + 1 or at least half are within the tolerance."""
-    lr3 = store.load("LR3", preset, seed, results_dir)
-    bd = sorted(store.load("BD", preset, seed, results_dir), key=lambda m: m.config.d)
-    paper_bd = ("d + 1 (paper: 33 at d = 32)", "d + 1 (paper: 65 at d = 64)", "d + 1 (paper: 130 at d = 128)")
-    rows, misses = [], []
-    for m in lr3:
-        band = int(metrics.band_count(m.b[None]))
-        misses.append((band, m.config.d + 1))
-        rows.append(Row(f"LR3 band at lr = {m.config.lr:g} (d + 1 = {m.config.d + 1})",
-                        "d + 1 (paper: 65 at d = 64)", band, "{:.0f}"))
-    for m, paper in zip(bd, paper_bd):
-        band = int(metrics.band_count(m.b[None]))
-        misses.append((band, m.config.d + 1))
-        rows.append(Row(f"BD band at d = {m.config.d} (d + 1 = {m.config.d + 1})", paper, band, "{:.0f}"))
-    exact = [abs(band - target) <= BAND_TOLERANCE for band, target in misses]
-    close = [abs(band - target) <= 0.25 * target for band, target in misses]
-    verdict = VERDICTS[0] if all(exact) else VERDICTS[1] if all(close) or 2 * sum(exact) >= len(exact) \
-        else VERDICTS[2]
-    return Claim(3, "The positive-bias band (bias > 0.05) of LR3 models is exactly d + 1 neurons wide: "
-                    "65 at d = 64, 33 at d = 32, 130 at d = 128", "4-1-2-negative-bias-LR3", rows, verdict)
-
-
-B_BATCHES = ("B1", "B2", "B3", "B4", "B5")
-
-
-def offset_split(models) -> tuple[list, list]:
-    """One eps's models, sorted by offset, split at the scale -sqrt(eps): (below, at or above)."""
-    ordered = sorted(models, key=lambda m: m.config.offset)
-    threshold = -math.sqrt(ordered[0].config.eps)
-    return ([m for m in ordered if m.config.offset < threshold],
-            [m for m in ordered if m.config.offset >= threshold])
-
-
-def claim_4(preset: str, seed: int = 0, results_dir=None) -> Claim:
-    """B1–B5. Below the scale (offset < -sqrt(eps)): the mean fraction of neurons that are mono
-    (paper 30-50%, checked within 25-55%) and mono neurons per feature (paper 0.6-1, checked within
-    0.5-1.1). The drop: summed over eps, mono / N at the first offset above the scale divided by
-    mono / N at the last offset below it; "sharp" if below 0.5."""
-    below, above, pairs = [], [], []
-    for name in B_BATCHES:
-        lo, hi = offset_split(store.load(name, preset, seed, results_dir))
-        below += [metrics.summary(m) | {"k": m.config.k} for m in lo]
-        above += [metrics.summary(m) for m in hi]
-        if lo and hi:
-            pairs.append((metrics.summary(lo[-1])["mono_per_feature"], metrics.summary(hi[0])["mono_per_feature"]))
-    nan = float("nan")
-    mean = lambda xs: statistics.fmean(xs) if xs else nan
-    per_neuron = mean([s["mono_neurons"] / s["k"] for s in below])
-    per_feature = mean([s["mono_per_feature"] for s in below])
-    lowest = min((s["mono_per_feature"] for s in below), default=nan)
-    after = mean([s["mono_per_feature"] for s in above])
-    before_total = sum(p[0] for p in pairs)
-    ratio = sum(p[1] for p in pairs) / before_total if before_total > 0 else nan
-    checks = [0.25 <= per_neuron <= 0.55, 0.5 <= per_feature <= 1.1, ratio < 0.5]
-    return Claim(4, "B1–B5: for offsets below ≈ -sqrt(eps), 30-50% of neurons are monosemantic with 0.6-1 "
-                    "mono neurons per feature; monosemanticity drops sharply above -sqrt(eps)",
-                 "4-1-2-offset-sweep-B1-B2-B3-B4-B5", [
-        Row(f"mono / k, offsets < -sqrt(eps) (mean of {len(below)} models)", "0.3 – 0.5 (Fig. 8 upper)",
-            per_neuron),
-        Row("mono / N, offsets < -sqrt(eps) (mean)", "0.6 – 1 (Fig. 8 lower)", per_feature),
-        Row("mono / N, offsets < -sqrt(eps) (lowest)", "≥ 0.6", lowest),
-        Row(f"mono / N, offsets ≥ -sqrt(eps) (mean of {len(above)} models)", "lower", after),
-        Row("mono / N just above ÷ just below -sqrt(eps)", "≪ 1 (sharp drop, Figs. 8, 9)", ratio, "{:.2f}"),
-    ], _checks_verdict(checks))
-
-
-def gelu_minimum() -> float:
-    """Where GeLU(x) = x·Φ(x) is smallest (≈ -0.752), by bisection on Φ(x) + x·φ(x) = 0."""
-    cdf = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))
-    pdf = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
-    lo, hi = -2.0, 0.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) + mid * pdf(mid) < 0 else (lo, mid)
-    return (lo + hi) / 2
-
-
-def gelu_peaks(models) -> dict:
-    """G1 per lr: the offset where mono / N peaks (the most negative one on a tie; nan if no model
-    has a mono neuron), the peak value, the mean mono / N of the offsets at least 1 away from the
-    peak, and how many other offsets tie with the peak."""
-    by_lr = {}
-    for m in models:
-        by_lr.setdefault(m.config.lr, []).append(m)
-    out = {}
-    for lr, ms in sorted(by_lr.items()):
-        points = sorted((m.config.offset, metrics.summary(m)["mono_per_feature"]) for m in ms)
-        peak_offset, peak = max(points, key=lambda p: p[1])
-        far = [y for x, y in points if abs(x - peak_offset) >= 1]
-        out[lr] = {"offset": peak_offset if peak > 0 else float("nan"), "peak": peak,
-                   "far": statistics.fmean(far) if far else float("nan"),
-                   "tied": sum(y == peak for _, y in points) - 1}
-    return out
-
-
-def claim_5(preset: str, seed: int = 0, results_dir=None) -> Claim:
-    """G1 (GeLU). Checks: at every lr the peak offset lies in [-1.5, -0.5] (around -1 and the GeLU
-    minimum at -0.75), and the peak is sharp: offsets at least 1 away average under half the peak."""
-    peaks = gelu_peaks(store.load("G1", preset, seed, results_dir))
-    rows, checks = [], []
-    for lr, p in peaks.items():
-        checks += [-1.5 <= p["offset"] <= -0.5, p["peak"] > 0 and p["far"] <= 0.5 * p["peak"]]
-        rows += [Row(f"lr = {lr:g}: offset of the peak in mono / N", f"≈ -1 (GeLU minimum {gelu_minimum():.2f})",
-                     p["offset"], "{:+.2f}"),
-                 Row(f"lr = {lr:g}: mono / N at the peak", "high (Fig. 13)", p["peak"]),
-                 Row(f"lr = {lr:g}: mean mono / N at offsets ≥ 1 from the peak", "much lower (sharp peak)",
-                     p["far"])]
-    return Claim(5, "GeLU (G1): monosemanticity peaks sharply at an initial bias of ≈ -1, near the GeLU "
-                    "minimum", "4-1-2-gelu-G1", rows, _checks_verdict(checks))

@@ -30,16 +30,10 @@ def nearest_eps(models, target: float):
                    f"eps = {eps:.4g} = 1/{1 / eps:.3g}")
 
 
-def response(model) -> torch.Tensor:
-    """h_i(F_j) of one model, (n features, k neurons)."""
-    c = model.config
-    return metrics.feature_response(model.W1[None], model.b[None], model.P[None], c.activation, c.task)[0]
-
-
 def mono_neurons_by_feature(model) -> list[list[int]]:
     """For each feature, its monosemantic neurons (r_i > 0.999, assigned to the feature they answer
     most strongly, as metrics.feature_census counts them)."""
-    h = response(model)
+    h = metrics.response(model)
     mono = metrics.monosemanticity(h[None])[0] > metrics.MONO_THRESHOLD
     owner = h.argmax(dim=0)
     by_feature = [[] for _ in range(h.shape[0])]

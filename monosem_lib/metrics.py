@@ -26,6 +26,15 @@ def feature_response(W1, b, P, activation: str, task: str) -> torch.Tensor:
     return h
 
 
+def response(result, W1=None, b=None) -> torch.Tensor:
+    """h_i(F_j) (or the abs variant) of one trained model (a training.ModelResult), by default with
+    its final weights: (n features, k neurons)."""
+    c = result.config
+    W1 = result.W1 if W1 is None else W1
+    b = result.b if b is None else b
+    return feature_response(W1[None], b[None], result.P[None], c.activation, c.task)[0]
+
+
 def monosemanticity(h: torch.Tensor) -> torch.Tensor:
     """Eq. 7: r_i = max_j h_i(F_j) / (δ + Σ_j max(0, h_i(F_j))). h (models, n, k) → r (models, k)."""
     return h.max(dim=1).values / (DELTA + h.clamp(min=0).sum(dim=1))
@@ -121,8 +130,7 @@ def summary(result) -> dict:
     "loss" is the paper's "Min. Loss": the lowest smoothed training loss (train = test here, as
     every step draws fresh samples); "final_loss" is the held-out loss of the final model, which
     the periodic schedule leaves at its peak learning rate."""
-    c = result.config
-    h = feature_response(result.W1[None], result.b[None], result.P[None], c.activation, c.task)
+    h = response(result)[None]
     census = {key: int(v) for key, v in feature_census(h).items()}
     return {"loss": float(smoothed_loss(result).min()), "final_loss": float(result.trace["loss"][-1]),
             "mono_per_feature": float(mono_per_feature(h)),

@@ -9,13 +9,6 @@ import torch
 from . import metrics
 
 
-def _response(r, W1=None, b=None):
-    c = r.config
-    W1 = r.W1 if W1 is None else W1
-    b = r.b if b is None else b
-    return metrics.feature_response(W1[None], b[None], r.P[None], c.activation, c.task)[0]  # (n, k)
-
-
 def _colours(results, field: str, log: bool = True):
     values = torch.tensor([float(getattr(r.config, field)) for r in results])
     values = values.log10() if log else values
@@ -47,7 +40,7 @@ def traces(results, field: str = "lr", log: bool = True, title: str = ""):
 
 def activation_image(r, ax, W1=None, b=None):
     """Figs. 4, 7: h_i(F_j), neurons sorted by r_i, features by the neuron they activate most."""
-    h = _response(r, W1, b)
+    h = metrics.response(r, W1, b)
     neuron_order, feature_order = metrics.orderings(h)
     image = h[feature_order][:, neuron_order].T  # (neurons, features)
     ax.imshow(image.clamp(min=0), aspect="auto", cmap="magma", interpolation="nearest",
@@ -70,7 +63,7 @@ def bias_vs_monosemanticity(results, field: str = "lr"):
     """Fig. 5: each neuron's bias against its r_i: mono neurons sit at moderate negative bias."""
     fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3), squeeze=False, sharey=True)
     for r, ax in zip(results, axes[0]):
-        rr = metrics.monosemanticity(_response(r)[None])[0]
+        rr = metrics.monosemanticity(metrics.response(r)[None])[0]
         ax.scatter(r.b, rr, s=3, alpha=0.5)
         ax.axhline(metrics.MONO_THRESHOLD, color="grey", lw=0.5)
         ax.set_xlabel("bias")
@@ -121,7 +114,7 @@ def r_cdf(r, thresholds=None):
     cmap = plt.get_cmap("viridis")
     for i, step in enumerate(steps):
         ck = r.checkpoints[step]
-        rr = metrics.monosemanticity(_response(r, ck["W1"], ck["b"])[None])[0]
+        rr = metrics.monosemanticity(metrics.response(r, ck["W1"], ck["b"])[None])[0]
         cdf = (rr[None, :] < thresholds[:, None]).float().mean(-1)
         ax.plot(thresholds, cdf, color=cmap(i / max(1, len(steps) - 1)), label=f"2^{int(math.log2(step))}")
     ax.set_xlabel("threshold monosemanticity r_t")

@@ -41,6 +41,15 @@ def test_second_call_hits_the_cache_and_loads_fast(trained):
     assert torch.equal(loaded[1].W2, results[1].W2) and sorted(loaded[0].checkpoints) == sorted(results[0].checkpoints)
 
 
+def test_seeds_lists_only_entries_of_the_current_config(trained):
+    directory, _ = trained
+    assert store.seeds("LR3", "smoke", directory) == [0]
+    stale = directory / "LR3-smoke-seed7-0000000000000000.pt"
+    stale.write_bytes(b"an entry of an older configuration")
+    assert store.seeds("LR3", "smoke", directory) == [0]
+    stale.unlink()
+
+
 def test_changed_config_never_hits_an_old_entry(trained, monkeypatch):
     directory, _ = trained
     old = store.entry_path("LR3", "smoke", 0, directory)
@@ -75,6 +84,9 @@ def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatc
     (["train", "LR9"], "unknown batch 'LR9'; valid: LR1"),
     (["train", "LR1", "--preset", "huge"], "unknown preset 'huge'; valid: paper, cpu, smoke"),
     (["train", "LR1", "--device", "tpu"], "unknown device 'tpu'; valid: cpu, cuda"),
+    (["execute", "9.9"], "unknown section '9.9'; valid: 2, 3, 4.1.1"),
+    (["execute", "4.1.1", "--batch", "LR9"], "unknown batch 'LR9'"),
+    (["execute", "4.1.1", "--preset", "huge"], "unknown preset 'huge'"),
 ])
 def test_bad_input_gives_one_clear_message_and_exit_2(args, message):
     out = cli(*args)
