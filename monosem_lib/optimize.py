@@ -20,19 +20,21 @@ class StackedLamb:
         self.betas, self.eps, self.clamp_value = betas, eps, clamp_value
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.update = [torch.empty_like(p) for p in self.params]  # reused: the step allocates nothing big
 
     @torch.no_grad()
     def step(self, lr: torch.Tensor) -> None:
         """lr: (models,), this step's learning rate of each model."""
         beta1, beta2 = self.betas
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+        for p, m, v, update in zip(self.params, self.exp_avg, self.exp_avg_sq, self.update):
             m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
             v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            update = m / (v.sqrt() + self.eps)
+            torch.sqrt(v, out=update)
+            torch.div(m, update.add_(self.eps), out=update)
             weight_norm = p.flatten(1).norm(dim=1).clamp(0, self.clamp_value)  # (models,)
             update_norm = update.flatten(1).norm(dim=1)
             trust = torch.where((weight_norm > 0) & (update_norm > 0),
                                 weight_norm / update_norm, torch.ones_like(weight_norm))
-            scale = (lr * trust).view(-1, *([1] * (p.dim() - 1)))
-            p.sub_(update * scale)
+            update.mul_((lr * trust).view(-1, *([1] * (p.dim() - 1))))
+            p.sub_(update)
             p.grad = None
