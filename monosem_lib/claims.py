@@ -8,7 +8,7 @@ import dataclasses
 import math
 import statistics
 
-from . import metrics, store
+from . import mechanism, metrics, store
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 
@@ -258,7 +258,8 @@ def rg1_split(models):
     """RG1: the L1 models (offset 0, L1 > 0), the best of them (most monosemantic, then lowest loss)
     and the unregularised offset -1 reference."""
     l1 = [m for m in models if m.config.l1 > 0]
-    best = max(l1, key=lambda m: (round(metrics.summary(m)["mono_per_feature"], 6), -metrics.summary(m)["loss"]))
+    scores = {id(m): metrics.summary(m) for m in l1}
+    best = max(l1, key=lambda m: (round(scores[id(m)]["mono_per_feature"], 6), -scores[id(m)]["loss"]))
     reference = next(m for m in models if m.config.l1 == 0)
     return l1, best, reference
 
@@ -360,11 +361,10 @@ def claim_9(preset: str, seed: int = 0, results_dir=None) -> Claim:
 
 
 def claim_10(preset: str, seed: int = 0, results_dir=None) -> Claim:
-    from .mechanism import correlation
     lr5 = sorted(store.load("LR5", preset, seed, results_dir), key=lambda m: m.config.lr)
     d1 = sorted(store.load("D1", preset, seed, results_dir), key=lambda m: m.config.decay)
     s5, s1 = _summaries(lr5), _summaries(d1)
-    corr = correlation([s["mono_per_feature"] for s in s5 + s1], [s["loss"] for s in s5 + s1])
+    corr = metrics.correlation([s["mono_per_feature"] for s in s5 + s1], [s["loss"] for s in s5 + s1])
     checks = [corr < 0, min(s["mono_per_feature"] for s in s5) < 0.5,
               s5[-1]["mono_per_feature"] > s5[0]["mono_per_feature"],
               s1[0]["mono_per_feature"] > s1[-1]["mono_per_feature"]]
@@ -380,7 +380,6 @@ def claim_10(preset: str, seed: int = 0, results_dir=None) -> Claim:
 
 
 def claim_11(preset: str, seed: int = 0, results_dir=None) -> Claim:
-    from . import mechanism
     m64, _ = mechanism.nearest_eps(store.load("E1", preset, seed, results_dir), 1 / 64)
     m256, _ = mechanism.nearest_eps(store.load("E3", preset, seed, results_dir), 1 / 256)
     k64, k256 = mechanism.kink_census(m64), mechanism.kink_census(m256)

@@ -2,9 +2,7 @@
 
 Section 5 splits a feature decoder into its negative-bias ("mono") and positive-bias ("poly")
 neurons and studies, for single-feature inputs a·F_j, how each part builds the output y_j
-(Figs. 24, 25), and the linearised map of the poly part (Fig. 26). The sweep helpers draw a
-final summary number against a swept field, one line per batch (Figs. 14, 17, 18), and training
-traces with several batches on one set of axes (Figs. 14, 15).
+(Figs. 24, 25), and the linearised map of the poly part (Fig. 26).
 """
 import math
 
@@ -12,6 +10,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from . import metrics
+from .model import ACTIVATIONS
 
 AMPLITUDES = torch.linspace(0, 1, 201)
 ON = 1e-3   # an activation or output above this counts as "on" (metrics.turn_on_amplitude's default)
@@ -52,7 +51,6 @@ def curves(model, feature: int, amplitudes=AMPLITUDES) -> dict:
 
 def neuron_turn_on(model, feature: int, neuron: int, amplitudes=AMPLITUDES) -> float:
     """The amplitude where `neuron` starts to fire on a·F_j (nan if not within the range)."""
-    from .model import ACTIVATIONS
     pre = amplitudes * (model.W1[neuron] @ model.P[:, feature]) + model.b[neuron]
     return metrics.turn_on_amplitude(amplitudes, ACTIVATIONS[model.config.activation](pre), ON)
 
@@ -62,7 +60,6 @@ def kinks(model, feature: int, neurons: list[int], amplitudes=AMPLITUDES) -> dic
     second of them turns on (a two-neuron feature's second kink; nan with fewer than two), and where
     the whole mono part (every b ≤ 0 neuron) turns on. The last can come much earlier: one
     polysemantic neuron with a bias just below zero is enough to make the whole part non-zero."""
-    from .model import ACTIVATIONS
     c = model.config
     x = amplitudes[:, None] * model.P[:, feature][None, :]
     h = ACTIVATIONS[c.activation](x @ model.W1[neurons].T + model.b[neurons])   # (A, len(neurons))
@@ -174,121 +171,3 @@ def plot_poly_map(model, title: str = ""):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
-
-
-# ---------------------------------------------------------------- sweeps (Figs. 14-23)
-
-def value(model, key: str, summary=None):
-    """A final number of one model: any metrics.summary key, or "mono_per_neuron" (# mono / k)."""
-    s = summary or metrics.summary(model)
-    if key == "mono_per_neuron":
-        return s["mono_neurons"] / model.config.k
-    return s[key]
-
-
-LABELS = {"mono_per_feature": "# mono neurons / N", "mono_per_neuron": "# mono neurons / k",
-          "mono_neurons": "# mono neurons", "loss": "min. loss (smoothed)", "final_loss": "final loss"}
-
-
-def sweep_panels(groups: dict, x: str, keys, log_base: int | None = 2, vline=None, references: dict = None,
-                 unit_lines: bool = False, xlabel: str | None = None):
-    """Figs. 14, 17, 18: final numbers against a swept config field, one line per group
-    (label → models); `vline` (value, label) marks e.g. k = N; `references` (label → model) adds
-    horizontal lines; `unit_lines` draws the dashed y = 1 of Figs. 17, 18."""
-    fig, axes = plt.subplots(len(keys), 1, figsize=(6, 2.6 * len(keys)), sharex=True, squeeze=False)
-    for ax, key in zip(axes[:, 0], keys):
-        for label, models in groups.items():
-            pairs = sorted((float(getattr(m.config, x)), value(m, key)) for m in models)
-            ax.plot(*zip(*pairs), "o-", ms=4, label=label)
-        for i, (label, model) in enumerate((references or {}).items()):
-            ax.axhline(value(model, key), color="red" if i == 0 else f"C{i + 3}", ls="--", lw=1, label=label)
-        if vline is not None:
-            ax.axvline(vline[0], color="red", ls=":", lw=1, label=vline[1])
-        if unit_lines and key.startswith("mono_per"):
-            ax.axhline(1.0, color="black", ls="--", lw=0.6)
-        ax.set_ylabel(LABELS.get(key, key))
-        if log_base:
-            ax.set_xscale("log", base=log_base)
-    axes[0, 0].legend(fontsize=7)
-    axes[-1, 0].set_xlabel(xlabel or x)
-    fig.tight_layout()
-    return fig
-
-
-def traces_groups(groups: dict, field: str, title: str = ""):
-    """Figs. 14, 15: loss, # mono / N and mean bias against log2 training steps for several
-    batches on one set of axes; each group (label → (models, colormap name)) is shaded by the
-    position of its models in the sweep of `field`."""
-    fig, axes = plt.subplots(3, 1, figsize=(6.5, 6.5), sharex=True)
-    for label, (models, cmap_name) in groups.items():
-        cmap = plt.get_cmap(cmap_name)
-        ordered = sorted(models, key=lambda m: getattr(m.config, field))
-        for i, m in enumerate(ordered):
-            colour = cmap(0.4 + 0.6 * i / max(1, len(ordered) - 1))
-            steps = m.trace["step"].float().log2()
-            axes[0].plot(steps, m.trace["loss"], color=colour, label=label if i == len(ordered) - 1 else None)
-            axes[1].plot(steps, m.trace["mono"], color=colour)
-            axes[2].plot(steps, m.trace["mean_bias"], color=colour)
-    for ax, label in zip(axes, ("loss", "# mono neurons / N", "mean bias")):
-        ax.set_ylabel(label)
-    axes[0].set_yscale("log")
-    axes[0].legend(fontsize=7)
-    axes[-1].set_xlabel("log2 training steps")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_loss_difference(difference: dict, n: int, title: str = ""):
-    """Fig. 15, middle panel: the loss difference (offset -1 minus offset 0) at equal k."""
-    fig, ax = plt.subplots(figsize=(6, 2.6))
-    ks = sorted(difference)
-    ax.plot(ks, [difference[k] for k in ks], "o-", ms=4)
-    ax.axhline(0, color="black", lw=0.6)
-    ax.axvline(n, color="red", ls=":", lw=1, label=f"k = N = {n}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (neurons)")
-    ax.set_ylabel("loss difference")
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def bars(models, labels, keys=("loss", "mono_per_feature"), title: str = ""):
-    """A bar chart of final numbers, one bar per model (the Erdős–Rényi comparison of §4.1.4)."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys), 3.2))
-    for ax, key in zip(axes, keys):
-        ax.bar(range(len(models)), [value(m, key) for m in models], color=[f"C{i}" for i in range(len(models))])
-        ax.set_xticks(range(len(models)), labels, fontsize=7)
-        ax.set_ylabel(LABELS.get(key, key))
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def scatter_loss_mono(groups: dict, title: str = ""):
-    """Figs. 22, 23 in one view: each model's loss against its # mono / N. `groups` maps a label
-    to (models, the swept field each point is annotated with)."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for i, (label, (models, field)) in enumerate(groups.items()):
-        xs = [value(m, "mono_per_feature") for m in models]
-        ys = [value(m, "loss") for m in models]
-        ax.scatter(xs, ys, color=f"C{i}", label=f"{label} (labels: {field})", zorder=3)
-        for m, x_, y_ in zip(models, xs, ys):
-            ax.annotate(f"{getattr(m.config, field):.2g}", (x_, y_), fontsize=7,
-                        textcoords="offset points", xytext=(3, 3))
-    ax.set_xlabel("# mono neurons / N")
-    ax.set_ylabel(LABELS["loss"])
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def correlation(xs, ys) -> float:
-    """Pearson correlation (nan when either side is constant)."""
-    x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
-    if len(x) < 2 or x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(torch.corrcoef(torch.stack([x, y]))[0, 1])

@@ -135,3 +135,11 @@ def summary(result) -> dict:
     return {"loss": float(smoothed_loss(result).min()), "final_loss": float(result.trace["loss"][-1]),
             "mono_per_feature": float(mono_per_feature(h)),
             "mean_bias": float(result.b.mean()), "band": int(band_count(result.b[None])), **census}
+
+
+def correlation(xs, ys) -> float:
+    """Pearson correlation (nan when either side is constant)."""
+    x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(torch.corrcoef(torch.stack([x, y]))[0, 1])

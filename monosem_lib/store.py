@@ -101,12 +101,9 @@ def train_batch(batch: str, preset: str = "cpu", seed: int = 0, device: str = "c
 def seeds(batch: str, preset: str, results_dir=None) -> list[int]:
     """The seeds for which `batch` at `preset` is stored under its current configuration."""
     found = []
-    for path in results_dir_entries(batch, preset, results_dir):
+    directory = entry_path(batch, preset, 0, results_dir).parent
+    for path in directory.glob(f"{batch}-{preset}-seed*-*.pt"):
         seed = int(path.name[len(f"{batch}-{preset}-seed"):].split("-")[0])
         if path == entry_path(batch, preset, seed, results_dir):
             found.append(seed)
     return sorted(found)
-
-
-def results_dir_entries(batch: str, preset: str, directory=None) -> list[Path]:
-    return list(results_dir(directory).glob(f"{batch}-{preset}-seed*-*.pt"))

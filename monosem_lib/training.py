@@ -6,6 +6,7 @@ gives the same numbers as training each model alone.
 """
 import dataclasses
 import hashlib
+import time
 
 import torch
 from tqdm.auto import tqdm
@@ -80,7 +81,6 @@ def per_model(configs, field: str, device) -> torch.Tensor:
 
 
 def train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool) -> list[ModelResult]:
-    import time
     c0 = configs[0]
     model, P, Q, freqs = setup(configs, device)
     data = [generator("data", c.seed, c.stream, device=device) for c in configs]
