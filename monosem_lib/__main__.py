@@ -2,11 +2,12 @@
 
     python -m monosem_lib list
     python -m monosem_lib train LR3 [--preset cpu] [--seed 0] [--device cpu|cuda]
-    python -m monosem_lib train all
+    python -m monosem_lib train all [--seed 0,1,2] [--jobs 2]
     python -m monosem_lib execute 4.1.2 --batch LR3 --preset cpu
     python -m monosem_lib execute all
 """
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,12 +35,17 @@ def parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a batch (or all) unless already stored")
     train.add_argument("batch", help=f"one of {', '.join(batches.BATCHES)}, or all")
     train.add_argument("--force", action="store_true", help="retrain even if stored")
+    train.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
+    train.add_argument("--jobs", type=int, default=None,
+                       help="batches trained at once, each in its own process (default: 2 on a CPU with "
+                            "2 or more cores, else 1)")
     common(train)
     train.set_defaults(run=cmd_train)
     execute = sub.add_parser("execute", help="execute a chapter's notebook into executed/ (papermill)")
     execute.add_argument("section", help=f"one of {', '.join(c.section for c in chapters.CHAPTERS)}, or all")
     execute.add_argument("--batch", default=None, help="only this batch (default: every batch of the chapter)")
     execute.add_argument("--out-dir", default=str(chapters.EXECUTED), help="where executed pages go (default executed/)")
+    execute.add_argument("--seed", type=int, default=0, help="the seed whose figures the pages show")
     common(execute)
     execute.set_defaults(run=cmd_execute)
     return p
@@ -47,10 +53,19 @@ def parser() -> argparse.ArgumentParser:
 
 def common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="cpu", help=f"one of {', '.join(batches.PRESETS)} (default cpu)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--results-dir", default=None,
                    help=f"where results live (default ${store.ENV_VAR} or ./results)")
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed or a comma-separated list of seeds")
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be ≥ 0, got {text!r}")
+    return seeds
 
 
 def cmd_list(args) -> int:
@@ -78,14 +93,17 @@ def cmd_train(args) -> int:
     batches.get_preset(args.preset)
     names = list(batches.BATCHES) if args.batch == "all" else [batches.get_batch(args.batch).name]
     device = resolve_device(args.device)
+    work = [(name, seed) for seed in args.seed for name in names]
+    jobs = args.jobs if args.jobs is not None else (2 if device == "cpu" and len(work) > 1 and (os.cpu_count() or 1) >= 2 else 1)
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be ≥ 1, got {jobs}")
     start = time.perf_counter()
-    rows = []
-    for name in names:
-        results, cached = store.train_batch(name, args.preset, args.seed, device, args.results_dir, args.force)
-        rows += [(name, r, cached) for r in results]
+    cached = store.train_many(work, args.preset, device, args.results_dir, args.force, jobs)
+    rows = [(name, seed, r, hit) for (name, seed), hit in zip(work, cached)
+            for r in store.load(name, args.preset, seed, args.results_dir)]
     print_summary(rows)
-    print(f"\n{len(names)} batch(es), {len(rows)} models, {time.perf_counter() - start:.1f} s wall "
-          f"(preset {args.preset}, seed {args.seed}, device {device})")
+    print(f"\n{len(work)} batch(es), {len(rows)} models, {time.perf_counter() - start:.1f} s wall "
+          f"(preset {args.preset}, seed {','.join(map(str, args.seed))}, device {device}, {jobs} job(s))")
     return 0
 
 
@@ -102,12 +120,12 @@ def cmd_execute(args) -> int:
 
 
 def print_summary(rows) -> None:
-    print(f"\n{'batch':6} {'model':34} {'loss':>8} {'mono/N':>7} {'mean b':>7} {'band':>5} {'train s':>8}")
-    for name, r, cached in rows:
+    print(f"\n{'batch':6} {'seed':>4} {'model':34} {'loss':>8} {'mono/N':>7} {'mean b':>7} {'band':>5} {'train s':>8}")
+    for name, seed, r, cached in rows:
         s = metrics.summary(r)
         b = batches.BATCHES[name]
         label = ", ".join(f"{f}={getattr(r.config, f):.4g}" for f in b.sweep_fields())
-        print(f"{name:6} {label:34} {s['loss']:8.4f} {s['mono_per_feature']:7.3f} {s['mean_bias']:7.3f} "
+        print(f"{name:6} {seed:4d} {label:34} {s['loss']:8.4f} {s['mono_per_feature']:7.3f} {s['mean_bias']:7.3f} "
               f"{s['band']:5d} {r.seconds:8.1f}{' (cached)' if cached else ''}")
 
 

@@ -19,6 +19,7 @@ class Preset:
     d: int
     batch_work: int          # batch size × k
     steps: int
+    lr_sweep_steps: int      # the learning-rate sweeps (LR1–LR5, RP1): their lowest lr needs more
     t_max: int
     lrs: tuple
     b_offsets: tuple         # B1–B5 (Figs. 8, 9)
@@ -40,7 +41,7 @@ class Preset:
 
 PRESETS = {
     "paper": Preset(
-        "paper", n=512, d=64, batch_work=2 ** 23, steps=2 ** 17, t_max=512, lrs=LRS,
+        "paper", n=512, d=64, batch_work=2 ** 23, steps=2 ** 17, lr_sweep_steps=2 ** 17, t_max=512, lrs=LRS,
         b_offsets=(-2.0, -1.5, -1.0, -0.75, -0.5, -0.4, -0.3, -0.2, -0.15, -0.1, -0.05, 0.0, 0.5, 1.0),
         g_offsets=(-3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 1.0, 2.0, 3.0), g_lrs=(0.003, 0.01, 0.03),
         e_eps=tuple(2 ** (-10 + 0.5 * i) for i in range(16)),
@@ -52,9 +53,12 @@ PRESETS = {
     # the per-step protocol (lr, decay rate, offset, t_max = 512), because the bias-decay race is
     # per step: raising decay to keep decay·lr·steps/2 at 1/8 of the steps leaves every bias near 0
     # and no neuron monosemantic (measured, README). Cut the batch 2^23/k → 2^16/k and the steps
-    # 2^17 → 2^14, and thin the sweeps. Why these sizes, and what they cost: README, "The cpu preset".
+    # 2^17 → 2^14, except in the learning-rate sweeps: under LAMB a model moves about lr per step,
+    # so lr 0.003 needs about 0.01/0.003 times lr 0.01's steps (LR3 at lr 0.003: 0.066 mono per
+    # feature at 2^14 steps, 0.656 at 2^16). Thin the sweeps. Measurements and costs: README,
+    # "The cpu preset".
     "cpu": Preset(
-        "cpu", n=256, d=32, batch_work=2 ** 16, steps=2 ** 14, t_max=512, lrs=(0.003, 0.01, 0.03),
+        "cpu", n=256, d=32, batch_work=2 ** 16, steps=2 ** 14, lr_sweep_steps=2 ** 16, t_max=512, lrs=(0.003, 0.01, 0.03),
         b_offsets=(-2.0, -1.0, -0.5, -0.2, 0.0, 1.0),
         g_offsets=(-3.0, -2.0, -1.0, -0.5, 0.0, 1.0), g_lrs=(0.01,),
         e_eps=tuple(2.0 ** e for e in (-10, -8, -6, -5, -4, -3, -2)),
@@ -63,7 +67,7 @@ PRESETS = {
         d_decays=(10 ** -3.5, 10 ** -2.5, 10 ** -1.5),
         cost="see README: measured on 2 CPU cores", max_batch=2048),
     "smoke": Preset(
-        "smoke", n=64, d=8, batch_work=2 ** 13, steps=2 ** 8, t_max=64, lrs=(0.003, 0.03),
+        "smoke", n=64, d=8, batch_work=2 ** 13, steps=2 ** 8, lr_sweep_steps=2 ** 9, t_max=64, lrs=(0.003, 0.03),
         b_offsets=(-1.0, 0.0), g_offsets=(-1.0, 0.0), g_lrs=(0.01,),
         e_eps=(2 ** -6, 2 ** -3), ks=(256, 1024), l1s=(1e-3,), d_decays=(1e-3, 1e-2),
         cost="seconds per batch: for tests", max_batch=512),
@@ -78,12 +82,14 @@ class Batch:
     sweep: str               # the ModelConfig field(s) the batch varies
     base: dict               # Table 1's fixed values (paper k)
     values: callable         # preset → list of dicts, one per model, of swept fields
+    lr_sweep: bool = False   # trains for the preset's lr_sweep_steps
 
     def sweep_fields(self) -> list[str]:
         return [f.strip() for f in self.sweep.split(",")]
 
     def configs(self, preset: Preset, seed: int = 0) -> list[ModelConfig]:
         out = []
+        steps = preset.lr_sweep_steps if self.lr_sweep else preset.steps
         for stream, swept in enumerate(self.values(preset)):
             fields = {"d": preset.d, **self.base, **swept}
             k = preset.k(fields.pop("k", 1024))
@@ -91,7 +97,7 @@ class Batch:
             batch_k = fields.pop("batch_k", None)
             batch_size = preset.batch_size(preset.k(batch_k) if batch_k else k)
             out.append(ModelConfig(n=preset.n, k=k, batch_size=batch_size,
-                                   steps=preset.steps, t_max=preset.t_max, seed=seed, stream=stream,
+                                   steps=steps, t_max=preset.t_max, seed=seed, stream=stream,
                                    **fields))
         return out
 
@@ -113,15 +119,15 @@ def _registry() -> dict[str, Batch]:
     uni, power = dict(distribution="uniform"), dict(distribution="power-law")
     lr3 = dict(decay=0.03, offset=-1.0)
     batches = [
-        Batch("LR1", "Learning-rate sweep, zero offset", "1 left, 3, 4, 5", "lr", dict(**uni), _lrs),
-        Batch("LR2", "Learning-rate sweep, power-law features", "6", "lr", dict(**power), _lrs),
+        Batch("LR1", "Learning-rate sweep, zero offset", "1 left, 3, 4, 5", "lr", dict(**uni), _lrs, True),
+        Batch("LR2", "Learning-rate sweep, power-law features", "6", "lr", dict(**power), _lrs, True),
         Batch("LR3", "Learning-rate sweep, offset -1 and bias decay", "1 right, 7, 10, 11", "lr",
-              dict(**uni, **lr3), _lrs),
+              dict(**uni, **lr3), _lrs, True),
         *[dataclasses.replace(_b(eps, decay), name=f"B{i + 1}")
           for i, (eps, decay) in enumerate([(1 / 16, 0.03), (1 / 32, 0.003), (1 / 64, 0.003),
                                             (1 / 128, 0.003), (1 / 256, 0.003)])],
         Batch("LR4", "Learning-rate sweep, power-law features, offset -1 and bias decay", "12", "lr",
-              dict(**power, **lr3), _lrs),
+              dict(**power, **lr3), _lrs, True),
         Batch("G1", "GeLU: offset × learning-rate sweep (Table 1's second 'B3')", "13", "offset, lr",
               dict(activation="gelu", decay=0.03),
               lambda p: [{"lr": lr, "offset": o} for lr in p.g_lrs for o in p.g_offsets]),
@@ -140,8 +146,8 @@ def _registry() -> dict[str, Batch]:
               dict(lr=0.005, decay=0.03),
               lambda p: [{"l1": s, "offset": 0.0} for s in p.l1s] + [{"l1": 0.0, "offset": -1.0}]),
         Batch("RP1", "Random re-projector, learning-rate sweep", "21", "lr",
-              dict(task="re-projector", **lr3), _lrs),
-        Batch("LR5", "Absolute value, learning-rate sweep", "22", "lr", dict(task="abs", k=2048, **lr3), _lrs),
+              dict(task="re-projector", **lr3), _lrs, True),
+        Batch("LR5", "Absolute value, learning-rate sweep", "22", "lr", dict(task="abs", k=2048, **lr3), _lrs, True),
         Batch("D1", "Absolute value, bias-decay sweep", "23", "decay",
               dict(task="abs", k=2048, lr=0.007, offset=-1.0), lambda p: [{"decay": x} for x in p.d_decays]),
     ]

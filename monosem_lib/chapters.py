@@ -78,15 +78,17 @@ def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = E
     this build, and how long each stored batch took to train."""
     from . import store
     p = batches.get_preset(preset)
-    lines = [f"**This build: preset `{p.name}` (N = {p.n}, d = {p.d}, {p.steps} steps, batch size "
-             f"{p.batch_work}/k), seed {seed}.**", "",
-             "| batch | models | training time (s) |", "|---|---|---|"]
+    lines = [f"**This build: preset `{p.name}` (N = {p.n}, d = {p.d}, {p.steps} steps and {p.lr_sweep_steps} "
+             f"for the learning-rate sweeps, batch size {p.batch_work}/k), seed {seed}.**", "",
+             "| batch | models | steps | training time (s) | seeds stored |", "|---|---|---|---|---|"]
     for name in batches.BATCHES:
         try:
             models = store.load(name, preset, seed, results_dir)
         except store.StoreError:
             continue
-        lines.append(f"| {name} | {len(models)} | {sum(m.seconds for m in models):.0f} |")
+        stored = ", ".join(map(str, store.seeds(name, preset, results_dir)))
+        lines.append(f"| {name} | {len(models)} | {models[0].config.steps} | "
+                     f"{sum(m.seconds for m in models):.0f} | {stored} |")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "build-info.md"
     path.write_text("\n".join(lines) + "\n")
@@ -108,8 +110,10 @@ def banner(preset: str, seed: int, batch: str):
     """The line every page opens with: which preset, seed and batch produced its figures."""
     from IPython.display import Markdown
     p = batches.get_preset(preset)
+    steps = sorted({c.steps for name in batch.split(",") for c in batches.configs(name.strip(), preset)})
     return Markdown(f"**Figures on this page: batch {batch.replace(',', ', ')}, preset `{p.name}` "
-                    f"(N = {p.n}, d = {p.d}, {p.steps} steps, batch size {p.batch_work}/k), seed {seed}.**"
+                    f"(N = {p.n}, d = {p.d}, {' or '.join(map(str, steps))} steps, batch size "
+                    f"{p.batch_work}/k), seed {seed}.**"
                     + ("" if p.name == "paper" else " The paper's own scale is the `paper` preset "
                        "(`PRESET=paper make book`, GPU)."))
 

@@ -124,6 +124,16 @@ def smoothed_loss(result, window: int = 16) -> torch.Tensor:
     return result.loss.unfold(0, window, 1).mean(-1)
 
 
+def late_improvement(result) -> float:
+    """How far the lowest smoothed loss fell from the third to the last quarter of training, as a
+    fraction of the former: about 0 once a model has converged, clearly above 0 while it still
+    learns. Each quarter spans many periods of the cosine schedule, so its minimum is a trough."""
+    loss = smoothed_loss(result)
+    quarter = len(loss) // 4
+    third, last = loss[2 * quarter:3 * quarter].min(), loss[3 * quarter:].min()
+    return float((third - last) / third)
+
+
 def summary(result) -> dict:
     """The headline numbers of one trained model (a training.ModelResult).
 

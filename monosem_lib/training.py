@@ -42,16 +42,16 @@ def generator(*parts, device="cpu") -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
-def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progress: bool = True
-          ) -> list[ModelResult]:
-    """Train every config; results come back in the order given."""
+def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progress: bool = True,
+          position: int = 0) -> list[ModelResult]:
+    """Train every config; results come back in the order given. `position`: the progress bar's line."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault(c.stack_key(), []).append(i)
     results: list = [None] * len(configs)
     for indices in groups.values():
         label = f"{desc} k={configs[indices[0]].k}" if len(groups) > 1 else desc
-        for i, result in zip(indices, train_stack([configs[i] for i in indices], device, label, progress)):
+        for i, result in zip(indices, train_stack([configs[i] for i in indices], device, label, progress, position)):
             results[i] = result
     return results
 
@@ -80,23 +80,23 @@ def per_model(configs, field: str, device) -> torch.Tensor:
     return torch.tensor([getattr(c, field) for c in configs], dtype=torch.float32, device=device)
 
 
-def train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool) -> list[ModelResult]:
+def train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool, position: int = 0
+                ) -> list[ModelResult]:
     c0 = configs[0]
     model, P, Q, freqs = setup(configs, device)
     data = [generator("data", c.seed, c.stream, device=device) for c in configs]
     held_out = tasks.make_batch(c0.task, freqs, P, Q, EVAL_BATCH,
                                 [generator("eval", c.seed, c.stream, device=device) for c in configs])
     lr, decay, l1 = (per_model(configs, f, device) for f in ("lr", "decay", "l1"))
+    l1 = l1 if any(c.l1 for c in configs) else None
     bias_shrink = (1 - decay * lr)[:, None]  # (models, 1): the base lr, as in the authors' code
     optimizer = StackedLamb(model.parameters())
     logged_steps, logged, checkpoints, trace = [], [], {}, []
     start = time.perf_counter()
-    for step in tqdm(range(c0.steps), desc=desc, disable=not progress, mininterval=1.0, leave=False):
+    for step in tqdm(range(c0.steps), desc=desc, disable=not progress, mininterval=1.0, leave=False,
+                     position=position):
         x, target = tasks.make_batch(c0.task, freqs, P, Q, c0.batch_size, data)
-        h, y = model(x)
-        task_loss = (y - target).pow(2).sum(-1).mean(-1)  # (models,)
-        loss = task_loss + l1 * h.abs().sum((-2, -1)) / c0.batch_size
-        loss.sum().backward()  # models are independent, so the sum's gradient is each model's own
+        task_loss = model.backward(x, target, l1)  # (models,)
         optimizer.step(cosine_lr(lr, step, c0.t_max))
         if step < c0.steps // 2:
             with torch.no_grad():

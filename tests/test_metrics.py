@@ -1,4 +1,6 @@
 """Eq. 7 and the figure measurements on hand-made examples."""
+import types
+
 import torch
 
 from monosem_lib import features, metrics, projections
@@ -65,3 +67,11 @@ def test_band_and_poly_map_and_amplitude_parts():
     parts = metrics.output_vs_amplitude(W1, b, W2, P, "relu", 3, amps)
     assert torch.allclose(parts["full"], parts["mono"] + parts["poly"], atol=1e-6)
     assert metrics.turn_on_amplitude(amps, torch.tensor([0.0] * 4 + [0.1] * 7)) == amps[4].item()
+
+
+def test_late_improvement_separates_a_falling_loss_from_a_flat_one():
+    steps = torch.arange(4096, dtype=torch.float32)
+    falling = types.SimpleNamespace(loss=1 / (1 + steps / 512))
+    flat = types.SimpleNamespace(loss=torch.full((4096,), 0.5))
+    assert metrics.late_improvement(falling) > 0.1
+    assert metrics.late_improvement(flat) == 0.0

@@ -2,6 +2,7 @@
 import torch
 import torch_optimizer
 
+from monosem_lib.model import StackedModel
 from monosem_lib.optimize import StackedLamb, cosine_lr
 
 STEPS = 640  # past t_max = 512, so the periodic rise of the schedule is covered too
@@ -22,13 +23,12 @@ def reference_run(d, k, n, data, lr):
 
 
 def stacked_run(init, data, lr):
-    W1, b, W2 = (p.clone()[None].requires_grad_() for p in init)  # model axis of size 1
-    opt = StackedLamb([W1, b, W2])
+    model = StackedModel(*(p.clone()[None] for p in init), "relu")  # model axis of size 1
+    opt = StackedLamb(model.parameters())
     for step, (x, target) in enumerate(data):
-        y = torch.relu(x @ W1[0].T + b[0]) @ W2[0].T
-        ((y - target) ** 2).sum(-1).mean().backward()
+        model.backward(x[None], target[None], None)  # our hand-written gradients
         opt.step(cosine_lr(torch.tensor([lr], dtype=torch.float64), step, 512))
-    return [W1.detach()[0], b.detach()[0], W2.detach()[0]]
+    return [model.W1.detach()[0], model.b.detach()[0], model.W2.detach()[0]]
 
 
 def test_lamb_and_cosine_schedule_match_torch_optimizer():

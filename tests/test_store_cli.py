@@ -1,4 +1,5 @@
 """The result store and the command line: caching, atomic writes, stale and corrupt entries, bad input."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -53,8 +54,8 @@ def test_seeds_lists_only_entries_of_the_current_config(trained):
 def test_changed_config_never_hits_an_old_entry(trained, monkeypatch):
     directory, _ = trained
     old = store.entry_path("LR3", "smoke", 0, directory)
-    monkeypatch.setitem(batches.PRESETS, "smoke", batches.PRESETS["smoke"].__class__(
-        **{**batches.PRESETS["smoke"].__dict__, "steps": 2 ** 7}))
+    monkeypatch.setitem(batches.PRESETS, "smoke",
+                        dataclasses.replace(batches.PRESETS["smoke"], lr_sweep_steps=2 ** 7))
     assert store.entry_path("LR3", "smoke", 0, directory) != old
     with pytest.raises(store.StoreError, match="not in"):
         store.load("LR3", "smoke", 0, results_dir=directory)
@@ -87,6 +88,8 @@ def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatc
     (["execute", "9.9"], "unknown section '9.9'; valid: 2, 3, 4.1.1"),
     (["execute", "4.1.1", "--batch", "LR9"], "unknown batch 'LR9'"),
     (["execute", "4.1.1", "--preset", "huge"], "unknown preset 'huge'"),
+    (["train", "LR1", "--jobs", "0"], "--jobs must be ≥ 1, got 0"),
+    (["train", "LR1", "--seed", "0,x"], "is not a seed or a comma-separated list"),
 ])
 def test_bad_input_gives_one_clear_message_and_exit_2(args, message):
     out = cli(*args)
@@ -118,6 +121,16 @@ def test_cli_train_uses_the_environment_results_dir_and_prints_a_summary(tmp_pat
     assert "mono/N" in out.stdout and "lr=0.03" in out.stdout
     assert any(p.name.startswith("LR1-smoke-seed0-") for p in tmp_path.iterdir())
     assert "(cached)" in cli("train", "LR1", "--preset", "smoke", env_dir=tmp_path).stdout
+
+
+def test_parallel_jobs_give_the_numbers_of_one_process(tmp_path):
+    work = [("LR1", 0), ("RP1", 0), ("LR1", 1)]
+    assert store.train_many(work, "smoke", directory=tmp_path / "two", jobs=2) == [False] * 3
+    store.train_many(work[:1], "smoke", directory=tmp_path / "one", jobs=1)
+    for a, b in zip(store.load("LR1", "smoke", 0, tmp_path / "two"), store.load("LR1", "smoke", 0, tmp_path / "one")):
+        assert torch.equal(a.W1, b.W1) and torch.equal(a.loss, b.loss)
+    assert store.seeds("LR1", "smoke", tmp_path / "two") == [0, 1]
+    assert store.train_many(work, "smoke", directory=tmp_path / "two", jobs=2) == [True] * 3
 
 
 def test_list_shows_every_batch_with_figures_and_the_presets():
