@@ -3,6 +3,7 @@
     python -m monosem_lib list
     python -m monosem_lib train LR3 [--preset cpu] [--seed 0] [--device cpu|cuda]
     python -m monosem_lib train all [--seed 0,1,2] [--jobs 2]
+    python -m monosem_lib train LR1 LR2 --seed 1,2
     python -m monosem_lib execute 4.1.2 --batch LR3 --preset cpu
     python -m monosem_lib execute all
 """
@@ -33,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(required=True, metavar="command")
     sub.add_parser("list", help="batches with their figures, and presets").set_defaults(run=cmd_list)
     train = sub.add_parser("train", help="train a batch (or all) unless already stored")
-    train.add_argument("batch", help=f"one of {', '.join(batches.BATCHES)}, or all")
+    train.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
     train.add_argument("--force", action="store_true", help="retrain even if stored")
     train.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
     train.add_argument("--jobs", type=int, default=None,
@@ -91,7 +92,7 @@ def resolve_device(name: str | None) -> str:
 
 def cmd_train(args) -> int:
     batches.get_preset(args.preset)
-    names = list(batches.BATCHES) if args.batch == "all" else [batches.get_batch(args.batch).name]
+    names = list(batches.BATCHES) if args.batch == ["all"] else [batches.get_batch(b).name for b in args.batch]
     device = resolve_device(args.device)
     work = [(name, seed) for seed in args.seed for name in names]
     jobs = args.jobs if args.jobs is not None else (2 if device == "cpu" and len(work) > 1 and (os.cpu_count() or 1) >= 2 else 1)

@@ -83,6 +83,7 @@ def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("args, message", [
     (["train", "LR9"], "unknown batch 'LR9'; valid: LR1"),
+    (["train", "LR1", "LR9"], "unknown batch 'LR9'; valid: LR1"),
     (["train", "LR1", "--preset", "huge"], "unknown preset 'huge'; valid: paper, cpu, smoke"),
     (["train", "LR1", "--device", "tpu"], "unknown device 'tpu'; valid: cpu, cuda"),
     (["execute", "9.9"], "unknown section '9.9'; valid: 2, 3, 4.1.1"),
