@@ -76,6 +76,7 @@ def cmd_list(args) -> int:
     print("\npresets:")
     for p in batches.PRESETS.values():
         print(f"  {p.name:6} N={p.n} d={p.d} steps=2^{p.steps.bit_length() - 1} "
+              f"(lr sweeps 2^{p.lr_sweep_steps.bit_length() - 1}) "
               f"batch={p.batch_work}/k  ({p.cost})")
     return 0
 
