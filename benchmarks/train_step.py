@@ -38,7 +38,7 @@ def stacked(configs) -> float:
     return time.perf_counter() - start
 
 
-def _one_thread(threads: int) -> None:
+def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
@@ -46,7 +46,7 @@ def stacked_in_processes(configs, jobs: int) -> float:
     """The sweep split over `jobs` one-thread processes, as `train all` runs batches."""
     parts = [configs[i::jobs] for i in range(jobs)]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_one_thread, initargs=(max(1, torch.get_num_threads() // jobs),)) as pool:
+                             initializer=_set_threads, initargs=(max(1, torch.get_num_threads() // jobs),)) as pool:
         list(pool.map(time.sleep, [0.5] * jobs))  # start every worker before the clock
         start = time.perf_counter()
         list(pool.map(stacked, parts))
