@@ -2,7 +2,7 @@
 the cpu preset's dims, and a 6-lr sweep trained stacked against six runs of a plain per-model
 loop written the way the authors did (nn.Sequential + torch_optimizer.Lamb + CosineAnnealingLR).
 
-    python benchmarks/train_step.py [--steps 256] [--preset cpu]
+    python -m benchmarks.train_step [--steps 256] [--preset cpu]
 """
 import argparse
 import dataclasses

@@ -49,9 +49,14 @@ def activation_image(r, ax, W1=None, b=None):
     ax.set_ylabel("neuron")
 
 
-def activation_images(results, field: str = "lr"):
-    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3.2), squeeze=False)
-    for r, ax in zip(results, axes[0]):
+def activation_images(results, field: str = "lr", columns: int = 3):
+    """One activation image per model, at most `columns` to a row so that each stays readable."""
+    rows = math.ceil(len(results) / columns)
+    width = min(columns, len(results))
+    fig, axes = plt.subplots(rows, width, figsize=(3.2 * width, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.set_visible(False)
+    for r, ax in zip(results, axes.flat):
         activation_image(r, ax)
         s = metrics.summary(r)
         ax.set_title(f"{field}={getattr(r.config, field):.3g}\nmono/N={s['mono_per_feature']:.2f}", fontsize=9)
