@@ -38,6 +38,13 @@ def configs(args) -> list:
     return [dataclasses.replace(c, **changes) for c in chosen]
 
 
+def late_trace(result, checkpoints: int = 4) -> list:
+    """[step, held-out loss, mono / N] at the last few power-of-two checkpoints: still moving or not."""
+    t = result.trace
+    return [[int(t["step"][i]), round(float(t["loss"][i]), 4), round(float(t["mono"][i]), 3)]
+            for i in range(max(0, len(t["step"]) - checkpoints), len(t["step"]))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("batch")
@@ -61,7 +68,8 @@ def main() -> None:
                           "steps": r.config.steps, "loss": round(s["loss"], 4),
                           "mono_per_feature": round(s["mono_per_feature"], 3), "band": s["band"],
                           "mean_bias": round(s["mean_bias"], 3),
-                          "late_improvement": round(metrics.late_improvement(r), 4)}))
+                          "late_improvement": round(metrics.late_improvement(r), 4),
+                          "trace": late_trace(r)}))
     print(f"{len(results)} model(s) in {seconds:.0f} s")
 
 
