@@ -41,8 +41,8 @@ def configs(args) -> list:
 def late_trace(result, checkpoints: int = 4) -> list:
     """[step, held-out loss, mono / N] at the last few power-of-two checkpoints: still moving or not."""
     t = result.trace
-    return [[int(t["step"][i]), round(float(t["loss"][i]), 4), round(float(t["mono"][i]), 3)]
-            for i in range(max(0, len(t["step"]) - checkpoints), len(t["step"]))]
+    return [[int(step), round(float(loss), 4), round(float(mono), 3)]
+            for step, loss, mono in zip(t["step"], t["loss"], t["mono"])][-checkpoints:]
 
 
 def main() -> None:

@@ -91,12 +91,17 @@ def resolve_device(name: str | None) -> str:
     return name
 
 
+def default_jobs(device: str, batches_to_train: int) -> int:
+    """Two one-thread processes on a CPU with two or more cores (see store.train_many), else one."""
+    return 2 if device == "cpu" and batches_to_train > 1 and (os.cpu_count() or 1) >= 2 else 1
+
+
 def cmd_train(args) -> int:
     batches.get_preset(args.preset)
     names = list(batches.BATCHES) if args.batch == ["all"] else [batches.get_batch(b).name for b in args.batch]
     device = resolve_device(args.device)
     work = [(name, seed) for seed in args.seed for name in names]
-    jobs = args.jobs if args.jobs is not None else (2 if device == "cpu" and len(work) > 1 and (os.cpu_count() or 1) >= 2 else 1)
+    jobs = args.jobs if args.jobs is not None else default_jobs(device, len(work))
     if jobs < 1:
         raise ConfigError(f"--jobs must be ≥ 1, got {jobs}")
     start = time.perf_counter()
