@@ -4,6 +4,9 @@
     python -m monosem_lib train LR3 [--preset cpu] [--seed 0] [--device cpu|cuda]
     python -m monosem_lib train all [--seed 0,1,2] [--jobs 2]
     python -m monosem_lib train LR1 LR2 --seed 1,2
+    python -m monosem_lib train LR1 LR3 --preset paper --only lr=0.003,0.01,0.03 --publish
+    python -m monosem_lib import run.pt --device-name "NVIDIA H100 80GB HBM3" --torch-version 2.11.0+cu130 \
+        --precision tf32 --commit 4f61423 --stack-seconds 333
     python -m monosem_lib execute 4.1.2 --batch LR3 --preset cpu
     python -m monosem_lib execute all
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 import torch
 
 from . import batches, chapters, metrics, store
-from .config import ConfigError
+from .config import PRECISIONS, ConfigError
 
 
 def main(argv=None) -> int:
@@ -40,8 +43,32 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--jobs", type=int, default=None,
                        help="batches trained at once, each in its own process (default: 2 on a CPU with "
                             "2 or more cores, else 1)")
+    train.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2",
+                       help="train only the sweep's models with these values (repeatable; each model keeps "
+                            "its config and random stream from the full sweep)")
+    train.add_argument("--precision", default=None, choices=PRECISIONS,
+                       help="CUDA matmul precision (default: the preset's, tf32 at paper, else fp32); "
+                            "part of each model's identity; on a CPU it changes no number")
+    train.add_argument("--publish", action="store_true",
+                       help="also put compact copies of these models into published/ (git)")
     common(train)
     train.set_defaults(run=cmd_train)
+    pub = sub.add_parser("publish", help="put compact copies of stored models into published/ (git)")
+    pub.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
+    pub.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
+    pub.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2",
+                     help="publish only these models of each sweep (repeatable)")
+    pub.add_argument("--force", action="store_true", help="overwrite models already published")
+    common(pub)
+    pub.set_defaults(run=cmd_publish)
+    imp = sub.add_parser("import", help="publish the models of a stacked results file made elsewhere")
+    imp.add_argument("file", help="a .pt file with configs, W1, b, W2, P, loss_steps, loss, trace")
+    imp.add_argument("--device-name", required=True, help='e.g. "NVIDIA H100 80GB HBM3"')
+    imp.add_argument("--torch-version", required=True, help="the torch that trained it, e.g. 2.11.0+cu130")
+    imp.add_argument("--precision", required=True, choices=PRECISIONS, help="its matmul precision")
+    imp.add_argument("--commit", required=True, help="the monosem_lib commit that trained it (and any change)")
+    imp.add_argument("--stack-seconds", type=float, required=True, help="wall time of the whole stack")
+    imp.set_defaults(run=cmd_import)
     execute = sub.add_parser("execute", help="execute a chapter's notebook into executed/ (papermill)")
     execute.add_argument("section", help=f"one of {', '.join(c.section for c in chapters.CHAPTERS)}, or all")
     execute.add_argument("--batch", default=None, help="only this batch (default: every batch of the chapter)")
@@ -69,15 +96,25 @@ def seed_list(text: str) -> list[int]:
     return seeds
 
 
+def only_filter(text: str) -> tuple[str, list[float]]:
+    try:
+        return batches.parse_only(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error))
+
+
 def cmd_list(args) -> int:
     print(f"{'batch':6} {'figures':24} {'sweep':10} title")
     for b in batches.BATCHES.values():
         print(f"{b.name:6} {b.figures:24} {b.sweep:10} {b.title}")
     print("\npresets:")
+    published = {store.file_name(m.config) for m in store.published_models()}
     for p in batches.PRESETS.values():
+        every = [c for b in batches.BATCHES for c in batches.configs(b, p.name)]
+        done = sum(store.file_name(c) in published for c in every)
         print(f"  {p.name:6} N={p.n} d={p.d} steps=2^{p.steps.bit_length() - 1} "
               f"(lr sweeps 2^{p.lr_sweep_steps.bit_length() - 1}) "
-              f"batch={p.batch_work}/k  ({p.cost})")
+              f"batch={p.batch_work}/k, {p.precision}  ({p.cost}); published: {done} of {len(every)} models")
     return 0
 
 
@@ -104,17 +141,56 @@ def cmd_train(args) -> int:
     jobs = args.jobs if args.jobs is not None else default_jobs(device, len(work))
     if jobs < 1:
         raise ConfigError(f"--jobs must be ≥ 1, got {jobs}")
+    for name, seed in work:  # bad --only values fail here, before anything trains
+        batches.select(name, args.preset, seed, args.only)
     start = time.perf_counter()
-    cached = store.train_many(work, args.preset, device, args.results_dir, args.force, jobs)
+    store.migrate(args.results_dir)
+    cached = store.train_many(work, args.preset, device, args.results_dir, args.force, jobs, args.only,
+                              args.precision)
     rows = [(name, seed, r, hit) for (name, seed), hit in zip(work, cached)
-            for r in store.load(name, args.preset, seed, args.results_dir)]
+            for r in store.available(name, args.preset, seed, args.results_dir, args.only, args.precision)[0]]
     print_summary(rows)
+    if args.publish:
+        publish([r for *_, r, _ in rows], args.force)
     print(f"\n{len(work)} batch(es), {len(rows)} models, {time.perf_counter() - start:.1f} s wall "
           f"(preset {args.preset}, seed {','.join(map(str, args.seed))}, device {device}, {jobs} job(s))")
     return 0
 
 
+def publish(models, force: bool) -> None:
+    fresh = [m for m in models if force or not store.published_path(m.config).exists()]
+    for m in fresh:
+        store.publish(m)
+    index = store.write_index()
+    print(f"published {len(fresh)} models ({len(models) - len(fresh)} already were) → {index.parent}; see {index}")
+
+
+def cmd_publish(args) -> int:
+    """Publish what the local store holds of the named batches (what is missing is named, not trained)."""
+    batches.get_preset(args.preset)
+    names = list(batches.BATCHES) if args.batch == ["all"] else [batches.get_batch(b).name for b in args.batch]
+    models = []
+    for name in names:
+        for seed in args.seed:
+            found, missing = store.available(name, args.preset, seed, args.results_dir, args.only)
+            models += [m for m in found if store.model_path(m.config, args.results_dir).exists()]
+            if missing:
+                print(f"{name} seed {seed}: {len(missing)} of {len(found) + len(missing)} models not stored yet")
+    publish(models, args.force)
+    return 0
+
+
+def cmd_import(args) -> int:
+    origin = {"device": args.device_name, "device_kind": "cuda" if "cpu" not in args.device_name.lower() else "cpu",
+              "precision": args.precision, "torch": args.torch_version, "commit": args.commit}
+    models = store.import_run(Path(args.file), origin, args.stack_seconds)
+    print_summary([(batches.locate(m.config)[0], m.config.seed, m, False) for m in models])
+    publish(models, force=True)
+    return 0
+
+
 def cmd_execute(args) -> int:
+    store.migrate(args.results_dir)
     sections = [c.section for c in chapters.CHAPTERS] if args.section == "all" else [args.section]
     if args.section == "all":
         chapters.write_build_info(args.preset, args.seed, args.results_dir, Path(args.out_dir))

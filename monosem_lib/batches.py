@@ -3,6 +3,7 @@
 A batch is a sweep: `configs(batch, preset, seed)` gives one fully resolved ModelConfig per model.
 """
 import dataclasses
+import math
 
 from .config import ConfigError, ModelConfig
 
@@ -31,6 +32,8 @@ class Preset:
     d_decays: tuple          # D1 (Fig. 23)
     cost: str                # what a full `train all` costs, measured
     max_batch: int = 2 ** 30  # on a CPU, drawing samples for a huge batch at small k costs more than the model
+    precision: str = "fp32"   # CUDA matmuls; part of every model's identity (config.PRECISIONS)
+    piecewise: bool = False   # filled in parts (GPU runs of minutes): pages use the models that exist
 
     def k(self, paper_k: int) -> int:
         return max(1, round(paper_k * self.n / PAPER_N))
@@ -48,7 +51,9 @@ PRESETS = {
         ks=(16, 32, 64, 128, 256, 384, 512, 1024, 2048),
         l1s=tuple(10.0 ** p for p in range(-7, 1)),
         d_decays=tuple(10 ** (-3.5 + 0.5 * i) for i in range(5)),
-        cost="GPU only: about 30 GFLOP per step at k = 1024, 2^17 steps per model"),
+        cost="GPU only: about 30 GFLOP per step at k = 1024, 2^17 steps per model; 55 s per model on one H100",
+        # TF32 matmuls: 0.36 ms per model-step on one H100 against 0.94 ms in fp32 (README).
+        precision="tf32", piecewise=True),
     # paper → cpu: halve N and d (N·eps/d = 1/8 kept, eps unchanged) and k with N (k/N kept); keep
     # the per-step protocol (lr, decay rate, offset, t_max = 512), because the bias-decay race is
     # per step: raising decay to keep decay·lr·steps/2 at 1/8 of the steps leaves every bias near 0
@@ -96,9 +101,8 @@ class Batch:
             # Sparse layers are compared at equal compute: the batch of the dense model they match.
             batch_k = fields.pop("batch_k", None)
             batch_size = preset.batch_size(preset.k(batch_k) if batch_k else k)
-            out.append(ModelConfig(n=preset.n, k=k, batch_size=batch_size,
-                                   steps=steps, t_max=preset.t_max, seed=seed, stream=stream,
-                                   **fields))
+            out.append(ModelConfig(n=preset.n, k=k, batch_size=batch_size, steps=steps, t_max=preset.t_max,
+                                   seed=seed, stream=stream, precision=preset.precision, **fields))
         return out
 
 
@@ -189,3 +193,43 @@ def get_preset(name: str) -> Preset:
 def configs(batch: str, preset: str = "cpu", seed: int = 0) -> list[ModelConfig]:
     """The fully resolved configs of every model in `batch` at `preset`."""
     return get_batch(batch).configs(get_preset(preset), seed)
+
+
+def parse_only(text: str) -> tuple[str, list[float]]:
+    """`--only FIELD=V1,V2`: a ModelConfig field and the values to keep."""
+    field, _, values = text.partition("=")
+    numeric = [f.name for f in dataclasses.fields(ModelConfig) if f.type in ("float", "int", float, int)]
+    if field not in numeric or not values:
+        raise ConfigError(f"--only takes FIELD=V1,V2,… with FIELD one of {', '.join(numeric)}; got {text!r}")
+    try:
+        return field, [float(v) for v in values.split(",")]
+    except ValueError:
+        raise ConfigError(f"--only {field}= takes numbers, got {values!r}") from None
+
+
+def select(batch: str, preset: str, seed: int, only: list[tuple[str, list[float]]] = (),
+           precision: str | None = None) -> list[ModelConfig]:
+    """The models of a sweep whose fields take the given values (at another matmul precision than
+    the preset's, if given). Each keeps its config, and so its random stream, from the full sweep:
+    a model trained in a thinned run is the sweep's own."""
+    every = configs(batch, preset, seed)
+    if precision is not None:
+        every = [dataclasses.replace(c, precision=precision) for c in every]
+    kept = [c for c in every if all(any(math.isclose(getattr(c, f), v, rel_tol=1e-4) for v in values)
+                                    for f, values in only)]
+    if not kept:
+        values = {f: sorted({getattr(c, f) for c in every}) for f, _ in only}
+        raise ConfigError(f"no model of {batch} at preset {preset!r} matches "
+                          f"{'; '.join(f'{f} in {v}' for f, v in only)}; its values: "
+                          f"{'; '.join(f'{f} = ' + ', '.join(f'{x:g}' for x in v) for f, v in values.items())}")
+    return kept
+
+
+def locate(config: ModelConfig) -> tuple[str, str] | None:
+    """The (batch, preset) whose sweep holds this model, precision aside; None if no sweep does."""
+    plain = dataclasses.replace(config, precision="fp32")
+    for preset in PRESETS:
+        for name in BATCHES:
+            if any(dataclasses.replace(c, precision="fp32") == plain for c in configs(name, preset, config.seed)):
+                return name, preset
+    return None

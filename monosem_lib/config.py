@@ -8,6 +8,9 @@ from .model import ACTIVATIONS
 from .tasks import TASKS
 
 
+PRECISIONS = ("fp32", "tf32")  # float32 matmuls on CUDA: full fp32, or TF32 tensor cores
+
+
 class ConfigError(ValueError):
     """Bad user input: the message names the problem and the valid choices."""
 
@@ -30,7 +33,8 @@ class ModelConfig:
     steps: int = 2 ** 17
     t_max: int = 512        # cosine schedule half-period
     seed: int = 0           # draws P and Q, shared by a sweep
-    stream: int = 0         # draws this model's init and data
+    stream: int = 0         # draws this model's init and data: its index in the preset's full sweep
+    precision: str = "fp32"  # CUDA matmuls (fp32 or tf32); on a CPU every matmul is fp32 either way
 
     def __post_init__(self):
         check(self.task in TASKS, f"unknown task {self.task!r}; valid: {', '.join(TASKS)}")
@@ -38,6 +42,8 @@ class ModelConfig:
               f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}")
         check(self.distribution in DISTRIBUTIONS,
               f"unknown feature distribution {self.distribution!r}; valid: {', '.join(DISTRIBUTIONS)}")
+        check(self.precision in PRECISIONS,
+              f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         for name in ("n", "d", "k", "batch_size", "steps", "t_max"):
             check(int(getattr(self, name)) == getattr(self, name) and getattr(self, name) > 0,
                   f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -51,7 +57,7 @@ class ModelConfig:
     def stack_key(self) -> tuple:
         """Models with equal keys share tensor shapes and a step count, so they train stacked."""
         return (self.task, self.activation, self.n, self.d, self.k, self.density,
-                self.batch_size, self.steps, self.t_max)
+                self.batch_size, self.steps, self.t_max, self.precision)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -5,12 +5,12 @@ DISTRIBUTIONS = ("uniform", "power-law")
 
 
 def frequencies(distribution: str, n: int, eps: float) -> torch.Tensor:
-    """Per-feature frequencies eps_i, shape (n,); the mean frequency is eps."""
+    """Per-feature frequencies eps_i, shape (n,), on the CPU; the mean frequency is eps."""
     if distribution == "uniform":
-        return torch.full((n,), eps)
+        return torch.full((n,), eps, device="cpu")
     if distribution == "power-law":
         # eps_i ∝ i^-1.1 (Zipf-like), scaled so sum_i eps_i = n·eps, then clipped at 1.
-        weights = torch.arange(1, n + 1, dtype=torch.float64) ** -1.1
+        weights = torch.arange(1, n + 1, dtype=torch.float64, device="cpu") ** -1.1
         return (weights * n * eps / weights.sum()).clamp(max=1.0).float()
     raise ValueError(f"unknown feature distribution {distribution!r}; valid: {', '.join(DISTRIBUTIONS)}")
 
@@ -22,6 +22,7 @@ def sample(freqs: torch.Tensor, batch: int, generators: list) -> torch.Tensor:
     One uniform u per entry serves both draws: u < eps_i decides "active", and then
     u / eps_i is itself Uniform[0, 1], so half the random numbers are needed.
     """
-    u = torch.stack([torch.rand(batch, freqs.shape[1], generator=g) for g in generators])
+    # Each draw lands on its generator's device (a CUDA generator cannot fill a CPU tensor).
+    u = torch.stack([torch.rand(batch, freqs.shape[1], generator=g, device=g.device) for g in generators])
     eps = freqs[:, None, :]
-    return torch.where(u < eps, u / eps, torch.zeros((), dtype=u.dtype))
+    return torch.where(u < eps, u / eps, u.new_zeros(()))

@@ -14,6 +14,7 @@ from .model import ACTIVATIONS
 
 AMPLITUDES = torch.linspace(0, 1, 201)
 ON = 1e-3   # an activation or output above this counts as "on" (metrics.turn_on_amplitude's default)
+MODELS = {"E1": 1 / 64, "E3": 1 / 256}  # Section 5's models: batch → eps (the only ones whose W2 is read)
 
 
 # ---------------------------------------------------------------- choosing models and features

@@ -51,7 +51,7 @@ def feature_census(h: torch.Tensor) -> dict:
     r = monosemanticity(h)
     mono = r > MONO_THRESHOLD  # (models, k)
     owner = h.argmax(dim=1)     # (models, k): the feature each neuron answers most strongly
-    counts = torch.zeros(h.shape[0], h.shape[1], dtype=torch.long)
+    counts = torch.zeros(h.shape[0], h.shape[1], dtype=torch.long, device=h.device)
     counts.scatter_add_(1, owner, mono.long())  # (models, n): mono neurons per feature
     return {
         "features_with_0": (counts == 0).sum(-1),
@@ -70,7 +70,7 @@ def orderings(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     r = monosemanticity(h[None])[0]
     neuron_order = torch.argsort(r, descending=True, stable=True)
     rank = torch.empty_like(neuron_order)
-    rank[neuron_order] = torch.arange(len(neuron_order))
+    rank[neuron_order] = torch.arange(len(neuron_order), device=h.device)
     strongest = h.argmax(dim=1)  # (n,)
     feature_order = torch.argsort(rank[strongest], stable=True)
     return neuron_order, feature_order

@@ -93,7 +93,7 @@ def init_params(d: int, k: int, out: int, offset: float, generator: torch.Genera
     """
     def uniform(shape, fan_in):
         bound = 1 / math.sqrt(fan_in)
-        return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+        return (torch.rand(shape, generator=generator, device=generator.device) * 2 - 1) * bound
     W1 = uniform((k, d), d)
     b = uniform((k,), d) + offset
     W2 = uniform((out, k), k)
@@ -102,5 +102,5 @@ def init_params(d: int, k: int, out: int, offset: float, generator: torch.Genera
 
 def erdos_renyi_masks(d: int, k: int, out: int, density: float, generator: torch.Generator):
     """Fixed random 0/1 masks (each edge kept with probability `density`) for W1 (k, d) and W2 (out, k)."""
-    return ((torch.rand(k, d, generator=generator) < density).float(),
-            (torch.rand(out, k, generator=generator) < density).float())
+    return ((torch.rand(k, d, generator=generator, device=generator.device) < density).float(),
+            (torch.rand(out, k, generator=generator, device=generator.device) < density).float())

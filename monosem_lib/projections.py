@@ -8,7 +8,7 @@ def projection(n: int, d: int, generator: torch.Generator) -> torch.Tensor:
     Gaussian n×d → thin SVD → U (n×d) → unit rows → transpose; U's orthonormal
     columns spread the features as evenly as d dimensions allow.
     """
-    gaussian = torch.randn(n, d, generator=generator, dtype=torch.float64)
+    gaussian = torch.randn(n, d, generator=generator, dtype=torch.float64, device=generator.device)
     u, _, _ = torch.linalg.svd(gaussian, full_matrices=False)  # (n, d)
     u = u / u.norm(dim=1, keepdim=True)
     return u.T.contiguous().float()  # (d, n)

@@ -1,8 +1,16 @@
-"""The result store: one file per (batch, preset, seed), keyed by a hash of the resolved configs.
+"""The result store: one file per model, named by a hash of its own fully resolved config.
 
-Files are written atomically (temporary file, then rename), so a killed run leaves nothing that
-reads as finished; a changed config hashes to a new file name, so it never hits an old entry.
+Two places hold models, looked up in this order:
+- the local store, `results/models/` (or $MONOSEM_RESULTS_DIR): everything training produced,
+  power-of-two checkpoints and W2 included;
+- the published set, `published/` in git: compact copies (W1, b, the loss log, the trace, W2 only
+  where a figure needs it) with their provenance, so the book needs no training for them.
+
+A model's key depends on its config alone, so a sweep can be trained in parts, on several
+machines, and a thinned sweep's model is the full sweep's. Files are written atomically
+(temporary file, then rename); a file whose content does not match its name is reported, never used.
 """
+import functools
 import multiprocessing
 import os
 import tempfile
@@ -12,14 +20,19 @@ from pathlib import Path
 
 import torch
 
-from . import batches, tasks
+from . import batches, mechanism, projections, tasks
 from .config import ConfigError, ModelConfig, config_hash
-from .training import ModelResult, train
+from .training import LOG_EVERY, ModelResult, generator, train
 
-FORMAT_VERSION = 2  # 2: hand-written backward (numbers differ from 1 in rounding)
+ENGINE = 2   # bump when the numbers a config trains to change (2: hand-written backward)
+FORMAT = 3   # the file layout (3: one file per model)
 ENV_VAR = "MONOSEM_RESULTS_DIR"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "results"
+PUBLISHED_ENV_VAR = "MONOSEM_PUBLISHED_DIR"
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = ROOT / "results"
+PUBLISHED_DIR = ROOT / "published"
 TENSORS = ("W1", "b", "W2", "P", "Q", "loss_steps", "loss", "trace", "checkpoints")
+PUBLISHED_TENSORS = ("W1", "b", "loss", "trace")
 
 
 class StoreError(RuntimeError):
@@ -30,37 +43,123 @@ def results_dir(override: str | os.PathLike | None = None) -> Path:
     return Path(override or os.environ.get(ENV_VAR) or DEFAULT_DIR)
 
 
-def entry_path(batch: str, preset: str, seed: int, directory=None) -> Path:
-    configs = batches.configs(batch, preset, seed)
-    digest = config_hash({"format": FORMAT_VERSION, "configs": [c.to_dict() for c in configs]})
-    return results_dir(directory) / f"{batch}-{preset}-seed{seed}-{digest}.pt"
+def published_dir() -> Path:
+    return Path(os.environ.get(PUBLISHED_ENV_VAR) or PUBLISHED_DIR)
 
 
-def load(batch: str, preset: str = "cpu", seed: int = 0, results_dir=None) -> list[ModelResult]:
+def model_key(config: ModelConfig) -> str:
+    return config_hash({"engine": ENGINE, **config.to_dict()})
+
+
+def file_name(config: ModelConfig) -> str:
+    return f"seed{config.seed}-{model_key(config)}.pt"
+
+
+def model_path(config: ModelConfig, directory=None) -> Path:
+    return results_dir(directory) / "models" / file_name(config)
+
+
+def published_path(config: ModelConfig) -> Path:
+    return published_dir() / file_name(config)
+
+
+# ---------------------------------------------------------------- reading
+
+def load_model(config: ModelConfig, directory=None) -> ModelResult | None:
+    """One model from the local store, else from the published set; None if neither has it."""
+    for path, reader in ((model_path(config, directory), read), (published_path(config), read_published)):
+        if path.exists():
+            return reader(path, config)
+    return None
+
+
+def available(batch: str, preset: str, seed: int = 0, directory=None, only=(), precision=None
+              ) -> tuple[list, list]:
+    """(the stored models of a sweep in sweep order, the configs of those still missing)."""
+    found, missing = [], []
+    for c in batches.select(batch, preset, seed, only, precision):
+        model = load_model(c, directory)
+        if model is None:
+            missing.append(c)
+        else:
+            found.append(model)
+    return found, missing
+
+
+def load(batch: str, preset: str = "cpu", seed: int = 0, results_dir=None, partial: bool | None = None
+         ) -> list[ModelResult]:
     """Every model of a trained batch, in sweep order: config, final W1/b/W2, P (and Q),
-    power-of-two checkpoints and traces. Raises StoreError if it was not trained or is corrupt."""
-    path = entry_path(batch, preset, seed, results_dir)
-    if not path.exists():
-        raise StoreError(f"{batch} at preset {preset!r}, seed {seed} is not in {path.parent}; "
-                         f"train it with: python -m monosem_lib train {batch} --preset {preset} --seed {seed}")
-    return read(path)
+    power-of-two checkpoints and traces. Raises StoreError if a model is missing or corrupt.
+    partial (default: the preset's `piecewise`): return the models that exist, if any."""
+    found, missing = available(batch, preset, seed, results_dir)
+    allowed = batches.get_preset(preset).piecewise if partial is None else partial
+    if missing and not (allowed and found):
+        raise StoreError(f"{len(missing)} of {len(found) + len(missing)} models of {batch} at preset {preset!r}, "
+                         f"seed {seed} are not in {results_dir_for_message(results_dir)}; train them with: "
+                         f"python -m monosem_lib train {batch} --preset {preset} --seed {seed}")
+    return found
 
 
-def read(path: Path) -> list[ModelResult]:
+def results_dir_for_message(directory) -> str:
+    return f"{results_dir(directory) / 'models'} or {published_dir()}"
+
+
+def read(path: Path, config: ModelConfig) -> ModelResult:
+    payload = _payload(path, config)
+    return ModelResult(config=config, seconds=payload["seconds"], provenance=payload["provenance"],
+                       **{key: payload[key] for key in TENSORS})
+
+
+def read_published(path: Path, config: ModelConfig) -> ModelResult:
+    """A compact published model, completed from its config: P and Q follow from the seed and
+    the loss was logged every LOG_EVERY steps; W2 is None unless a figure needed it."""
+    payload = _payload(path, config)
+    P, Q = fixed_projections(config.n, config.d, config.seed, config.task == "re-projector")
+    return ModelResult(config=config, W2=payload.get("W2"), P=P, Q=Q, checkpoints={},
+                       loss_steps=torch.arange(0, config.steps, LOG_EVERY), seconds=payload["seconds"],
+                       provenance=payload["provenance"], **{key: payload[key] for key in PUBLISHED_TENSORS})
+
+
+def _payload(path: Path, config: ModelConfig) -> dict:
     try:
         payload = torch.load(path, weights_only=True)
-        if payload.get("format") != FORMAT_VERSION:
-            raise ValueError(f"format {payload.get('format')!r}, expected {FORMAT_VERSION}")
-        return [ModelResult(config=ModelConfig(**m["config"]), seconds=m["seconds"],
-                            **{key: m[key] for key in TENSORS}) for m in payload["models"]]
+        if payload.get("format") != FORMAT:
+            raise ValueError(f"format {payload.get('format')!r}, expected {FORMAT}")
+        if payload["config"] != config.to_dict():
+            raise ValueError("its config is not the one its name stands for (stale)")
+        return payload
     except Exception as error:  # any unreadable content means the same thing to the user
         raise StoreError(f"corrupt result file {path}: {error}. Delete it or retrain with --force.") from error
 
 
-def save(path: Path, results: list[ModelResult]) -> None:
-    payload = {"format": FORMAT_VERSION, "models": [
-        {"config": r.config.to_dict(), "seconds": r.seconds, **{key: getattr(r, key) for key in TENSORS}}
-        for r in results]}
+@functools.lru_cache(maxsize=16)
+def fixed_projections(n: int, d: int, seed: int, reprojector: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """P and (re-projector) Q, drawn exactly as training draws them: (d, n) each."""
+    P = projections.projection(n, d, generator("P", seed))
+    return P, projections.projection(n, d, generator("Q", seed)) if reprojector else None
+
+
+def seeds(batch: str, preset: str, results_dir=None) -> list[int]:
+    """The seeds at which every model of `batch` at `preset` is stored (for a piecewise preset: any)."""
+    names = [p.name for d in (results_dir_of(results_dir), published_dir()) if d.exists() for p in d.iterdir()]
+    candidates = {int(n[4:].split("-")[0]) for n in names if n.startswith("seed") and n.endswith(".pt")}
+    piecewise = batches.get_preset(preset).piecewise
+    found = []
+    for seed in sorted(candidates):
+        have, missing = available(batch, preset, seed, results_dir)
+        if have and (piecewise or not missing):
+            found.append(seed)
+    return found
+
+
+def results_dir_of(directory) -> Path:
+    return results_dir(directory) / "models"
+
+
+# ---------------------------------------------------------------- writing
+
+def atomic_save(payload: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
     try:
         with os.fdopen(handle, "wb") as f:
@@ -69,6 +168,31 @@ def save(path: Path, results: list[ModelResult]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save(result: ModelResult, directory=None) -> Path:
+    path = model_path(result.config, directory)
+    atomic_save({"format": FORMAT, "config": result.config.to_dict(), "seconds": result.seconds,
+                 "provenance": result.provenance, **{key: getattr(result, key) for key in TENSORS}}, path)
+    return path
+
+
+def keeps_W2(config: ModelConfig) -> bool:
+    """W2 is published only for Section 5's models, whose figures read it."""
+    where = batches.locate(config)
+    return where is not None and mechanism.MODELS.get(where[0]) == config.eps
+
+
+def publish(result: ModelResult) -> Path:
+    """A compact copy of a model into the published set (git): W1, b, loss log, trace, provenance."""
+    path = published_path(result.config)
+    tensors = {key: getattr(result, key) for key in PUBLISHED_TENSORS}
+    if keeps_W2(result.config):
+        tensors["W2"] = result.W2
+    atomic_save({"format": FORMAT, "config": result.config.to_dict(), "seconds": result.seconds,
+                 "provenance": result.provenance | {"seconds": round(result.seconds, 1)},
+                 **{k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in tensors.items()}}, path)
+    return path
 
 
 def ensure_writable(directory: Path) -> None:
@@ -81,24 +205,45 @@ def ensure_writable(directory: Path) -> None:
                           f"choose another with --results-dir or ${ENV_VAR}") from error
 
 
+# ---------------------------------------------------------------- training into the store
+
+def missing_configs(batch: str, preset: str, seed: int, directory=None, force: bool = False, only=(),
+                    precision=None) -> list:
+    return [c for c in batches.select(batch, preset, seed, only, precision) if force or not usable(c, directory)]
+
+
+def usable(config: ModelConfig, directory=None) -> bool:
+    """Whether a model is stored and readable. A corrupt local file is set aside (renamed
+    *.corrupt), so the model counts as missing and is retrained; it is never used."""
+    try:
+        return load_model(config, directory) is not None
+    except StoreError as error:
+        path = model_path(config, directory)
+        if not path.exists():
+            raise  # the published copy is broken: git has the good one
+        print(f"warning: {error}; setting it aside as {path.name}.corrupt and retraining")
+        os.replace(path, path.with_suffix(".pt.corrupt"))
+        return False
+
+
 def train_batch(batch: str, preset: str = "cpu", seed: int = 0, device: str = "cpu", results_dir=None,
-                force: bool = False, progress: bool = True, position: int = 0) -> tuple[list[ModelResult], bool]:
-    """Load a batch from the store, or train and store it. Returns (results, came_from_cache).
-    A corrupt entry is set aside (renamed *.corrupt) and retrained, never used."""
-    path = entry_path(batch, preset, seed, results_dir)
-    ensure_writable(path.parent)
-    if path.exists() and not force:
-        try:
-            return read(path), True
-        except StoreError as error:
-            print(f"warning: {error}; setting it aside as {path.name}.corrupt and retraining")
-            os.replace(path, path.with_suffix(".pt.corrupt"))
-    start = time.perf_counter()
-    results = train(batches.configs(batch, preset, seed), device=device, desc=f"{batch} seed {seed}",
-                    progress=progress, position=position)
-    save(path, results)
-    print(f"{batch} seed {seed}: trained {len(results)} models in {time.perf_counter() - start:.1f} s → {path}")
-    return results, False
+                force: bool = False, progress: bool = True, position: int = 0, only=(), precision=None
+                ) -> tuple[list[ModelResult], bool]:
+    """Load a batch's models from the store, training (and storing) those it lacks.
+    Returns (results in sweep order, whether every one came from the store)."""
+    ensure_writable(results_dir_of(results_dir))
+    todo = missing_configs(batch, preset, seed, results_dir, force, only, precision)
+    if todo:
+        start = time.perf_counter()
+        train(todo, device=device, desc=f"{batch} seed {seed}", progress=progress, position=position,
+              on_stack=lambda done: [save(r, results_dir) for r in done])
+        print(f"{batch} seed {seed}: trained {len(todo)} models in {time.perf_counter() - start:.1f} s "
+              f"→ {results_dir_of(results_dir)}")
+    found, missing = available(batch, preset, seed, results_dir, only, precision)
+    if missing:
+        raise StoreError(f"{len(missing)} models of {batch} were trained but cannot be read back from "
+                         f"{results_dir_of(results_dir)}")
+    return found, not todo
 
 
 def cost(batch: str, preset: str) -> int:
@@ -108,31 +253,41 @@ def cost(batch: str, preset: str) -> int:
 
 
 def train_many(work: list[tuple[str, int]], preset: str = "cpu", device: str = "cpu", directory=None,
-               force: bool = False, jobs: int = 1) -> list[bool]:
-    """Train (batch, seed) pairs unless stored, `jobs` at a time in separate processes that share
-    the cores (at the cpu preset's small matmuls two one-thread processes do 1.45× the work of one
-    two-thread process), longest first. Returns, per pair, whether it came from the cache."""
+               force: bool = False, jobs: int = 1, only=(), precision=None) -> list[bool]:
+    """Train what the store lacks of (batch, seed) pairs. One job: every missing model in as few
+    stacks as their shapes allow (on a GPU, models of several batches share a stack). More jobs:
+    one batch per process, `jobs` processes sharing the cores (at the cpu preset's small matmuls two
+    one-thread processes do 1.45× the work of one two-thread process), longest first.
+    Returns, per pair, whether it came from the store."""
     directory = results_dir(directory)
-    ensure_writable(directory)
+    ensure_writable(results_dir_of(directory))
+    todo = {w: missing_configs(w[0], preset, w[1], directory, force, only, precision) for w in work}
     if jobs <= 1:
-        return [train_batch(b, preset, s, device, directory, force)[1] for b, s in work]
+        configs = [c for w in work for c in todo[w]]
+        if configs:
+            train(configs, device=device, desc=f"{len(configs)} models",
+                  on_stack=lambda done: [save(r, directory) for r in done])
+        return [not todo[w] for w in work]
+    _train_in_processes([w for w in work if todo[w]], preset, device, directory, force, jobs, only, precision)
+    return [not todo[w] for w in work]
+
+
+def _train_in_processes(work, preset, device, directory, force, jobs, only, precision) -> None:
     threads = max(1, torch.get_num_threads() // jobs)
     context = multiprocessing.get_context("spawn")
     slots = context.Queue()
     for slot in range(jobs):
         slots.put(slot)
-    cached = {}
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(slots, threads)) as pool:
-        futures = {pool.submit(_train_in_worker, b, preset, s, device, directory, force): (b, s)
-                   for b, s in sorted(work, key=lambda w: -cost(w[0], preset))}
+        futures = [pool.submit(_train_in_worker, b, preset, s, device, directory, force, only, precision)
+                   for b, s in sorted(work, key=lambda w: -cost(w[0], preset))]
         try:
             for future in as_completed(futures):
-                cached[futures[future]] = future.result()
+                future.result()
         except BaseException:
             pool.shutdown(cancel_futures=True)  # what finished is stored; the rest is not started
             raise
-    return [cached[w] for w in work]
 
 
 _SLOT = 0  # this worker's progress-bar line
@@ -144,16 +299,92 @@ def _start_worker(slots, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _train_in_worker(batch, preset, seed, device, directory, force) -> bool:
-    return train_batch(batch, preset, seed, device, directory, force, position=_SLOT)[1]
+def _train_in_worker(batch, preset, seed, device, directory, force, only, precision) -> bool:
+    return train_batch(batch, preset, seed, device, directory, force, position=_SLOT, only=only,
+                       precision=precision)[1]
 
 
-def seeds(batch: str, preset: str, results_dir=None) -> list[int]:
-    """The seeds for which `batch` at `preset` is stored under its current configuration."""
-    found = []
-    directory = entry_path(batch, preset, 0, results_dir).parent
-    for path in directory.glob(f"{batch}-{preset}-seed*-*.pt"):
-        seed = int(path.name[len(f"{batch}-{preset}-seed"):].split("-")[0])
-        if path == entry_path(batch, preset, seed, results_dir):
-            found.append(seed)
-    return sorted(found)
+# ---------------------------------------------------------------- the store of format 2
+
+def migrate(directory=None) -> int:
+    """Split result files of format 2 (one file per batch) into per-model files; returns how many
+    files were split. Each old file is removed only after all its models are stored."""
+    split = 0
+    for path in sorted(results_dir(directory).glob("*-seed*-*.pt")):
+        try:
+            payload = torch.load(path, weights_only=True)
+            if payload.get("format") != 2:
+                continue
+            for m in payload["models"]:
+                config = ModelConfig(**m["config"])
+                save(ModelResult(config=config, seconds=m["seconds"], **{key: m[key] for key in TENSORS}),
+                     directory)
+        except Exception as error:
+            print(f"warning: {path} could not be migrated ({error}); left in place")
+            continue
+        path.unlink()
+        split += 1
+    return split
+
+
+# ---------------------------------------------------------------- the published set
+
+def import_run(path: Path, provenance: dict, stack_seconds: float) -> list[ModelResult]:
+    """Models from a stacked results file made outside the store (keys `configs`, `W1` (M, k, d),
+    `b` (M, k), `W2` (M, out, k), `P` (d, n), `loss_steps` (L,), `loss` (M, L), `trace` of (M, C)
+    entries at `trace_step` (C,)), with the provenance the file does not carry. Each model
+    must be one of a preset's sweeps, trained from the seed's own P."""
+    try:
+        run = torch.load(path, weights_only=True)
+        configs = [ModelConfig(**(c | {"precision": provenance["precision"]})) for c in run["configs"]]
+    except Exception as error:
+        raise StoreError(f"cannot read {path} as a stacked results file: {error}") from error
+    results = []
+    for m, c in enumerate(configs):
+        if batches.locate(c) is None:
+            raise StoreError(f"model {m} of {path} is no model of any batch at any preset: {c}")
+        P, Q = fixed_projections(c.n, c.d, c.seed, c.task == "re-projector")
+        if not torch.equal(run["P"], P) or not torch.equal(run["loss_steps"], torch.arange(0, c.steps, LOG_EVERY)):
+            raise StoreError(f"{path}: its P or loss steps are not those of seed {c.seed}: not a run of this engine")
+        trace = {"step": run["trace_step"], **{key: v[m] for key, v in run["trace"].items()}}
+        results.append(ModelResult(config=c, W1=run["W1"][m], b=run["b"][m], W2=run["W2"][m], P=P, Q=Q,
+                                   checkpoints={}, loss_steps=run["loss_steps"], loss=run["loss"][m],
+                                   trace=trace, seconds=stack_seconds / len(configs),
+                                   provenance=provenance | {"stack": len(configs)}))
+    return results
+
+
+def published_models() -> list[ModelResult]:
+    """Every model in the published set."""
+    models = []
+    for path in sorted(published_dir().glob("seed*-*.pt")):
+        config = ModelConfig(**torch.load(path, weights_only=True)["config"])
+        if path.name != file_name(config):
+            raise StoreError(f"{path} holds a model whose key is {file_name(config)} (stale)")
+        models.append(read_published(path, config))
+    return models
+
+
+def write_index() -> Path:
+    """published/INDEX.md: one row per published model (generated; never edit by hand)."""
+    rows = []
+    for m in published_models():
+        batch, preset = batches.locate(m.config) or ("?", "?")
+        fields = ", ".join(f"{f} = {getattr(m.config, f):g}" for f in batches.get_batch(batch).sweep_fields()) \
+            if batch != "?" else ""
+        p = m.provenance
+        rows.append((preset, list(batches.BATCHES).index(batch) if batch in batches.BATCHES else 99, m.config.stream,
+                     f"| {preset} | {batch} | {fields} | {m.config.seed} | {p['device']} | {p['precision']} | "
+                     f"{p['torch']} | {p['commit']} | {m.seconds:.0f} | {'yes' if m.W2 is not None else 'no'} | "
+                     f"`{file_name(m.config)}` |"))
+    size = sum(p.stat().st_size for p in published_dir().glob("seed*-*.pt"))
+    lines = ["# Published models", "",
+             "Generated by `python -m monosem_lib train … --publish` and `python -m monosem_lib import`; "
+             "never edit by hand. The README's \"Published results\" section gives the format and the size budget.",
+             "", f"{len(rows)} models, {size / 2 ** 20:.1f} MiB.", "",
+             "| preset | batch | model | seed | device | precision | torch | commit | train s | W2 | file |",
+             "|---|---|---|---|---|---|---|---|---|---|---|",
+             *[r[-1] for r in sorted(rows)]]
+    path = published_dir() / "INDEX.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

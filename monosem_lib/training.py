@@ -4,9 +4,14 @@ Configs that share a stack key train as one StackedModel; each model keeps its o
 offset, L1 strength, feature frequencies, projections and random streams, so a stacked run
 gives the same numbers as training each model alone.
 """
+import contextlib
 import dataclasses
 import hashlib
+import os
+import platform
+import subprocess
 import time
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -18,6 +23,7 @@ from .optimize import StackedLamb, cosine_lr
 
 LOG_EVERY = 16
 EVAL_BATCH = 4096
+MAX_STACK = 8  # models per stack: memory grows with it, and a stack is stored only when it ends
 
 
 @dataclasses.dataclass
@@ -34,6 +40,7 @@ class ModelResult:
     loss: torch.Tensor            # (L,) the task loss (train = test: fresh samples every step)
     trace: dict                   # "step", "loss" (held-out batch), "mono", "mean_bias": (C,) per checkpoint
     seconds: float                # this model's share of its stack's wall time
+    provenance: dict = dataclasses.field(default_factory=dict)  # device, precision, torch, commit
 
 
 def generator(*parts, device="cpu") -> torch.Generator:
@@ -43,17 +50,60 @@ def generator(*parts, device="cpu") -> torch.Generator:
 
 
 def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progress: bool = True,
-          position: int = 0) -> list[ModelResult]:
-    """Train every config; results come back in the order given. `position`: the progress bar's line."""
+          position: int = 0, on_stack=None, max_stack: int = MAX_STACK) -> list[ModelResult]:
+    """Train every config; results come back in the order given. `position`: the progress bar's line.
+    `on_stack(results)` is called as each stack finishes (to store it before the next one starts)."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault(c.stack_key(), []).append(i)
+    stacks = [indices[start:start + max_stack] for indices in groups.values()
+              for start in range(0, len(indices), max_stack)]
     results: list = [None] * len(configs)
-    for indices in groups.values():
-        label = f"{desc} k={configs[indices[0]].k}" if len(groups) > 1 else desc
-        for i, result in zip(indices, train_stack([configs[i] for i in indices], device, label, progress, position)):
+    for n, indices in enumerate(stacks):
+        label = f"{desc} [{n + 1}/{len(stacks)}]" if len(stacks) > 1 else desc
+        done = train_stack([configs[i] for i in indices], device, label, progress, position)
+        for i, result in zip(indices, done):
             results[i] = result
+        if on_stack is not None:
+            on_stack(done)
     return results
+
+
+@contextlib.contextmanager
+def matmul_precision(precision: str):
+    """float32 matmuls on CUDA as fp32 ("ieee") or TF32; CPU matmuls ignore the setting."""
+    before = torch.backends.cuda.matmul.fp32_precision
+    torch.backends.cuda.matmul.fp32_precision = "tf32" if precision == "tf32" else "ieee"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.fp32_precision = before
+
+
+def provenance(device: str, precision: str) -> dict:
+    """Where and how a model was trained: stored with it and shown on the pages that use it."""
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+    else:
+        name = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return {"device": name, "device_kind": device, "precision": precision if device == "cuda" else "fp32",
+            "torch": str(torch.__version__), "commit": commit()}
+
+
+def commit() -> str:
+    """The code's git commit (`-dirty` with uncommitted changes), or $MONOSEM_COMMIT where the
+    checkout has no .git (e.g. a copy sent to a GPU machine)."""
+    if os.environ.get("MONOSEM_COMMIT"):
+        return os.environ["MONOSEM_COMMIT"]
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "monosem_lib"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
 
 
 def setup(configs: list[ModelConfig], device: str):
@@ -82,6 +132,12 @@ def per_model(configs, field: str, device) -> torch.Tensor:
 
 def train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool, position: int = 0
                 ) -> list[ModelResult]:
+    with matmul_precision(configs[0].precision):
+        return _train_stack(configs, device, desc, progress, position)
+
+
+def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool, position: int
+                 ) -> list[ModelResult]:
     c0 = configs[0]
     model, P, Q, freqs = setup(configs, device)
     data = [generator("data", c.seed, c.stream, device=device) for c in configs]
@@ -108,8 +164,14 @@ def train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bo
         if done & (done - 1) == 0:  # a power of two
             checkpoints[done] = snapshot(model)
             trace.append(evaluate(model, held_out, P, c0))
+    if device == "cuda":
+        torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / len(configs)
-    return collect(configs, model, P, Q, checkpoints, logged_steps, logged, trace, seconds)
+    results = collect(configs, model, P, Q, checkpoints, logged_steps, logged, trace, seconds)
+    origin = provenance(device, c0.precision) | {"stack": len(configs)}
+    for r in results:
+        r.provenance = origin
+    return results
 
 
 def snapshot(model: StackedModel) -> dict:
@@ -133,8 +195,8 @@ def collect(configs, model, P, Q, checkpoints, logged_steps, logged, trace, seco
     """Split the stacked tensors into one ModelResult per model."""
     final = snapshot(model)
     losses = torch.stack(logged).cpu()  # (L, models)
-    steps = torch.tensor(logged_steps)
-    trace_steps = torch.tensor(sorted(checkpoints))
+    steps = torch.tensor(logged_steps, device="cpu")
+    trace_steps = torch.tensor(sorted(checkpoints), device="cpu")
     stacked_trace = {key: torch.stack([t[key] for t in trace]) for key in trace[0]}  # (C, models)
     return [ModelResult(
         config=c, W1=final["W1"][m], b=final["b"][m], W2=final["W2"][m], P=P[m].cpu(),

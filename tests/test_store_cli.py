@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from monosem_lib import batches, store
+from monosem_lib import batches, metrics, store
 from monosem_lib.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,27 +42,37 @@ def test_second_call_hits_the_cache_and_loads_fast(trained):
     assert torch.equal(loaded[1].W2, results[1].W2) and sorted(loaded[0].checkpoints) == sorted(results[0].checkpoints)
 
 
-def test_seeds_lists_only_entries_of_the_current_config(trained):
+def test_seeds_lists_only_complete_sweeps_of_the_current_config(trained):
     directory, _ = trained
     assert store.seeds("LR3", "smoke", directory) == [0]
-    stale = directory / "LR3-smoke-seed7-0000000000000000.pt"
-    stale.write_bytes(b"an entry of an older configuration")
+    stale = directory / "models" / "seed7-0000000000000000.pt"
+    stale.write_bytes(b"a model of an older configuration")
     assert store.seeds("LR3", "smoke", directory) == [0]
     stale.unlink()
 
 
 def test_changed_config_never_hits_an_old_entry(trained, monkeypatch):
     directory, _ = trained
-    old = store.entry_path("LR3", "smoke", 0, directory)
+    old = [store.model_path(c, directory) for c in batches.configs("LR3", "smoke")]
     monkeypatch.setitem(batches.PRESETS, "smoke",
                         dataclasses.replace(batches.PRESETS["smoke"], lr_sweep_steps=2 ** 7))
-    assert store.entry_path("LR3", "smoke", 0, directory) != old
-    with pytest.raises(store.StoreError, match="not in"):
+    assert not set(old) & {store.model_path(c, directory) for c in batches.configs("LR3", "smoke")}
+    with pytest.raises(store.StoreError, match="2 of 2 models of LR3"):
         store.load("LR3", "smoke", 0, results_dir=directory)
 
 
+def test_a_file_under_another_models_name_is_stale(trained, tmp_path):
+    directory, results = trained
+    (tmp_path / "models").mkdir()
+    wrong = store.model_path(results[0].config, tmp_path)
+    wrong.write_bytes(store.model_path(results[1].config, directory).read_bytes())
+    with pytest.raises(store.StoreError, match="stale"):
+        store.load("LR3", "smoke", 0, results_dir=tmp_path)
+
+
 def test_corrupt_file_is_named_and_then_set_aside(tmp_path):
-    path = store.entry_path("LR1", "smoke", 0, tmp_path)
+    path = store.model_path(batches.configs("LR1", "smoke")[0], tmp_path)
+    path.parent.mkdir()
     path.write_bytes(b"not a torch file")
     with pytest.raises(store.StoreError, match=path.name):
         store.load("LR1", "smoke", 0, results_dir=tmp_path)
@@ -71,14 +81,78 @@ def test_corrupt_file_is_named_and_then_set_aside(tmp_path):
     assert len(store.load("LR1", "smoke", 0, results_dir=tmp_path)) == len(results)
 
 
-def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatch):
-    path = store.entry_path("LR1", "smoke", 0, tmp_path)
+def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatch, trained):
+    _, results = trained
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
     monkeypatch.setattr(torch, "save", killed)
     with pytest.raises(KeyboardInterrupt):
-        store.save(path, [])
-    assert list(tmp_path.iterdir()) == []
+        store.save(results[0], tmp_path)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_thinned_sweep_trains_the_full_sweeps_own_models(tmp_path, trained):
+    directory, full = trained
+    thin, cached = store.train_batch("LR3", "smoke", 0, results_dir=tmp_path, progress=False, only=[("lr", [0.03])])
+    assert not cached and [m.config for m in thin] == [full[1].config]
+    assert torch.equal(thin[0].W1, full[1].W1) and torch.equal(thin[0].loss, full[1].loss)  # bit-identical
+    assert store.seeds("LR3", "smoke", tmp_path) == []  # incomplete
+    rest, cached = store.train_batch("LR3", "smoke", 0, results_dir=tmp_path, progress=False)
+    assert not cached and torch.equal(rest[0].W1, full[0].W1)
+
+
+def test_published_models_are_found_compact_and_give_the_same_numbers(tmp_path, trained, monkeypatch):
+    directory, full = trained
+    monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
+    for m in full:
+        store.publish(m)
+    index = store.write_index().read_text()
+    assert "| smoke | LR3 | lr = 0.003 |" in index and "2 models" in index
+    loaded = store.load("LR3", "smoke", 0, results_dir=tmp_path / "empty")  # nothing local: the published set
+    for a, b in zip(loaded, full):
+        assert a.W2 is None and a.checkpoints == {} and a.provenance == b.provenance | {"seconds": round(b.seconds, 1)}
+        assert torch.equal(a.P, b.P) and torch.equal(a.loss_steps, b.loss_steps)
+        assert metrics.summary(a) == metrics.summary(b)
+    assert store.train_many([("LR3", 0)], "smoke", directory=tmp_path / "empty") == [True]  # nothing to train
+
+
+def test_section_5_models_keep_W2_when_published():
+    e1 = {c.eps: c for c in batches.configs("E1", "smoke")}
+    assert store.keeps_W2(e1[1 / 64]) and not store.keeps_W2(e1[1 / 8])
+    assert not store.keeps_W2(batches.configs("LR3", "smoke")[0])
+
+
+def test_import_publishes_a_stacked_run_and_refuses_a_foreign_one(tmp_path, trained, monkeypatch):
+    _, full = trained
+    monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
+    run = {"configs": [dataclasses.replace(m.config, precision="fp32").to_dict() for m in full],
+           **{key: torch.stack([getattr(m, key) for m in full]) for key in ("W1", "b", "W2", "loss")},
+           "P": full[0].P, "loss_steps": full[0].loss_steps, "trace_step": full[0].trace["step"],
+           "trace": {key: torch.stack([m.trace[key] for m in full]) for key in ("loss", "mono", "mean_bias")}}
+    for c in run["configs"]:
+        del c["precision"]  # files from before precision was part of a config
+    torch.save(run, tmp_path / "run.pt")
+    out = cli("import", str(tmp_path / "run.pt"), "--device-name", "a GPU", "--torch-version", "2.0",
+              "--precision", "fp32", "--commit", "abc", "--stack-seconds", "10", env_dir=tmp_path)
+    assert out.returncode == 0, out.stderr
+    published = store.load("LR3", "smoke", 0, results_dir=tmp_path / "empty")
+    assert [m.provenance["device"] for m in published] == ["a GPU"] * 2 and published[0].seconds == 5
+    assert torch.equal(published[1].W1, full[1].W1)
+    run["P"] = run["P"] + 1
+    torch.save(run, tmp_path / "foreign.pt")
+    out = cli("import", str(tmp_path / "foreign.pt"), "--device-name", "x", "--torch-version", "2.0",
+              "--precision", "fp32", "--commit", "abc", "--stack-seconds", "10", env_dir=tmp_path)
+    assert out.returncode == 2 and "not a run of this engine" in out.stderr
+
+
+def test_format_2_batch_files_are_split_into_models(tmp_path, trained):
+    _, full = trained
+    old = tmp_path / "LR3-smoke-seed0-0123456789abcdef.pt"
+    torch.save({"format": 2, "models": [
+        {"config": {k: v for k, v in m.config.to_dict().items() if k != "precision"}, "seconds": m.seconds,
+         **{key: getattr(m, key) for key in store.TENSORS}} for m in full]}, old)
+    assert store.migrate(tmp_path) == 1 and not old.exists()
+    assert [torch.equal(a.W2, b.W2) for a, b in zip(store.load("LR3", "smoke", 0, tmp_path), full)] == [True, True]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -91,6 +165,11 @@ def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatc
     (["execute", "4.1.1", "--preset", "huge"], "unknown preset 'huge'"),
     (["train", "LR1", "--jobs", "0"], "--jobs must be ≥ 1, got 0"),
     (["train", "LR1", "--seed", "0,x"], "is not a seed or a comma-separated list"),
+    (["train", "LR1", "--only", "lr=0.5"], "no model of LR1 at preset 'cpu' matches lr in [0.5]; its values: lr = 0.003, 0.01"),
+    (["train", "LR1", "--only", "colour=1"], "--only takes FIELD=V1,V2,… with FIELD one of n, d, k, eps"),
+    (["train", "LR1", "--precision", "fp8"], "invalid choice: 'fp8' (choose from 'fp32', 'tf32')"),
+    (["import", "/nonexistent.pt", "--device-name", "x", "--torch-version", "2", "--precision", "tf32",
+      "--commit", "c", "--stack-seconds", "1"], "cannot read /nonexistent.pt"),
 ])
 def test_bad_input_gives_one_clear_message_and_exit_2(args, message):
     out = cli(*args)
@@ -120,7 +199,7 @@ def test_cli_train_uses_the_environment_results_dir_and_prints_a_summary(tmp_pat
     out = cli("train", "LR1", "--preset", "smoke", env_dir=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "mono/N" in out.stdout and "lr=0.03" in out.stdout
-    assert any(p.name.startswith("LR1-smoke-seed0-") for p in tmp_path.iterdir())
+    assert len([p for p in (tmp_path / "models").iterdir() if p.name.startswith("seed0-")]) == 2
     assert "(cached)" in cli("train", "LR1", "--preset", "smoke", env_dir=tmp_path).stdout
 
 
