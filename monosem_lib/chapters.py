@@ -75,8 +75,9 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
 
 def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = EXECUTED) -> Path:
     """executed/build-info.md, included by the book's non-notebook pages: the preset and seed of
-    this build, and how long each stored batch took to train."""
-    from . import store
+    this build, and how long each stored batch took to train; and executed/paper-scale.md: how
+    much of the paper preset exists."""
+    from . import paper_scale, store
     p = batches.get_preset(preset)
     lines = [f"**This build: preset `{p.name}` (N = {p.n}, d = {p.d}, {p.steps} steps and {p.lr_sweep_steps} "
              f"for the learning-rate sweeps, batch size {p.batch_work}/k), seed {seed}.**", "",
@@ -92,6 +93,7 @@ def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = E
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "build-info.md"
     path.write_text("\n".join(lines) + "\n")
+    (out_dir / "paper-scale.md").write_text(paper_scale.status(0, results_dir) + "\n")
     return path
 
 
@@ -114,6 +116,6 @@ def banner(preset: str, seed: int, batch: str):
     return Markdown(f"**Figures on this page: batch {batch.replace(',', ', ')}, preset `{p.name}` "
                     f"(N = {p.n}, d = {p.d}, {' or '.join(map(str, steps))} steps, batch size "
                     f"{p.batch_work}/k), seed {seed}.**"
-                    + ("" if p.name == "paper" else " The paper's own scale is the `paper` preset "
-                       "(`PRESET=paper make book`, GPU)."))
+                    + ("" if p.name == "paper" else " The paper's own scale (preset `paper`) is shown, "
+                       "where trained, at the end of the page."))
 

@@ -8,7 +8,7 @@ import dataclasses
 import math
 import statistics
 
-from . import mechanism, metrics, store
+from . import batches, mechanism, metrics, store
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 
@@ -116,10 +116,11 @@ def claim_2(preset: str, seed: int = 0, results_dir=None) -> Claim:
     runs = {name: _summaries_by_lr(store.load(name, preset, seed, results_dir))
             for name in ("LR1", "LR2", "LR3", "LR4")}
     mono_min = {name: min(s["mono_per_feature"] for s in runs[name].values()) for name in ("LR3", "LR4")}
+    # Compared at the lrs both sweeps have (a piecewise preset may hold part of a sweep).
     loss_change = {name: max((runs[name][lr]["loss"] - runs[base][lr]["loss"]) / runs[base][lr]["loss"]
-                             for lr in runs[name])
+                             for lr in runs[name].keys() & runs[base].keys())
                    for name, base in (("LR3", "LR1"), ("LR4", "LR2"))}
-    low = min(runs["LR3"])
+    low = min(runs["LR3"].keys() & runs["LR1"].keys())
     gain = runs["LR3"][low]["mono_per_feature"] - runs["LR1"][low]["mono_per_feature"]
     checks = [min(mono_min.values()) >= HIGH_MONO, max(loss_change.values()) <= LOSS_TOLERANCE, gain > 0]
     return Claim(2, "LR3/LR4: offset -1 and bias decay give highly monosemantic models at every lr, with "
@@ -143,14 +144,15 @@ def claim_3(preset: str, seed: int = 0, results_dir=None) -> Claim:
     of d + 1 or at least half are within the tolerance."""
     lr3 = store.load("LR3", preset, seed, results_dir)
     bd = sorted(store.load("BD", preset, seed, results_dir), key=lambda m: m.config.d)
-    paper_bd = ("d + 1 (paper: 33 at d = 32)", "d + 1 (paper: 65 at d = 64)", "d + 1 (paper: 130 at d = 128)")
+    paper_bd = {0.5: "d + 1 (paper: 33 at d = 32)", 1: "d + 1 (paper: 65 at d = 64)", 2: "d + 1 (paper: 130 at d = 128)"}
     rows, misses = [], []
     for m in lr3:
         band = int(metrics.band_count(m.b[None]))
         misses.append((band, m.config.d + 1))
         rows.append(Row(f"LR3 band at lr = {m.config.lr:g} (d + 1 = {m.config.d + 1})",
                         "d + 1 (paper: 65 at d = 64)", band, "{:.0f}"))
-    for m, paper in zip(bd, paper_bd):
+    for m in bd:
+        paper = paper_bd[m.config.d / lr3[0].config.d]
         band = int(metrics.band_count(m.b[None]))
         misses.append((band, m.config.d + 1))
         rows.append(Row(f"BD band at d = {m.config.d} (d + 1 = {m.config.d + 1})", paper, band, "{:.0f}"))
@@ -179,8 +181,8 @@ def claim_4(preset: str, seed: int = 0, results_dir=None) -> Claim:
     0.5-1.1). The drop: summed over eps, mono / N at the first offset above the scale divided by
     mono / N at the last offset below it; "sharp" if below 0.5."""
     below, above, pairs = [], [], []
-    for name in B_BATCHES:
-        lo, hi = offset_split(store.load(name, preset, seed, results_dir))
+    for models in _existing(B_BATCHES, preset, seed, results_dir):
+        lo, hi = offset_split(models)
         below += [metrics.summary(m) | {"k": m.config.k} for m in lo]
         above += [metrics.summary(m) for m in hi]
         if lo and hi:
@@ -204,6 +206,16 @@ def claim_4(preset: str, seed: int = 0, results_dir=None) -> Claim:
         Row(f"mono / N, offsets ≥ -sqrt(eps) (mean of {len(above)} models)", "lower", after),
         Row("mono / N just above ÷ just below -sqrt(eps)", "≪ 1 (sharp drop, Figs. 8, 9)", ratio, "{:.2f}"),
     ], _checks_verdict(checks))
+
+
+def _existing(names, preset: str, seed: int, results_dir) -> list[list]:
+    """Each batch's models; at a piecewise preset, of the batches that have any (StoreError if none)."""
+    if not batches.get_preset(preset).piecewise:
+        return [store.load(name, preset, seed, results_dir) for name in names]
+    found = [models for name in names if (models := store.available(name, preset, seed, results_dir)[0])]
+    if not found:
+        raise store.StoreError(f"no model of {', '.join(names)} at preset {preset!r}, seed {seed} is stored yet")
+    return found
 
 
 def gelu_minimum() -> float:

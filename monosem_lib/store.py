@@ -146,8 +146,9 @@ def seeds(batch: str, preset: str, results_dir=None) -> list[int]:
     piecewise = batches.get_preset(preset).piecewise
     found = []
     for seed in sorted(candidates):
-        have, missing = available(batch, preset, seed, results_dir)
-        if have and (piecewise or not missing):
+        present = [model_path(c, results_dir).exists() or published_path(c).exists()
+                   for c in batches.configs(batch, preset, seed)]
+        if any(present) and (piecewise or all(present)):
             found.append(seed)
     return found
 

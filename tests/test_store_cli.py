@@ -228,3 +228,17 @@ def test_registry_has_table_1():
     assert {c.k for c in batches.configs("K1", "paper")} == {16, 32, 64, 128, 256, 384, 512, 1024, 2048}
     assert [c.decay for c in batches.configs(f"B1", "paper")][0] == 0.03
     assert all(c.task == "abs" and c.k == 2048 for c in batches.configs("LR5", "paper"))
+
+
+PUBLISHED_BUDGET_MIB = 80  # README, "Published results": the whole paper preset at seed 0 is ≈ 74 MiB
+
+
+def test_published_set_is_within_its_budget_and_indexed():
+    files = sorted(store.PUBLISHED_DIR.glob("seed*-*.pt"))
+    index = (store.PUBLISHED_DIR / "INDEX.md").read_text()
+    assert all(f"`{f.name}`" in index for f in files) and f"{len(files)} models" in index
+    assert sum(f.stat().st_size for f in files) <= PUBLISHED_BUDGET_MIB * 2 ** 20
+    for m in store.published_models():
+        limit = 3 * 2 ** 20 if m.W2 is not None else (m.config.k * m.config.d + m.config.steps // 8) * 4 + 2 ** 16
+        assert store.published_path(m.config).stat().st_size <= limit
+        assert {"device", "precision", "torch", "commit", "seconds"} <= m.provenance.keys()

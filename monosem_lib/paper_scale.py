@@ -1,0 +1,146 @@
+"""The paper's own scale on every chapter page: the `paper` preset's models of the page's batches
+that exist (published in git, or trained locally), next to the page's own preset.
+
+The paper preset is filled in parts (GPU runs of minutes), so a page shows the models that exist,
+names the ones still missing, and gives the command that trains them.
+"""
+import math
+
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from . import batches, metrics, plots, store
+
+PRESET = "paper"
+SECONDS_PER_MODEL = 55  # one H100, TF32, stacks of 6-7 (README: "Paper scale")
+
+
+def _label(model) -> str:
+    fields = batches.get_batch(batches.locate(model.config)[0]).sweep_fields()
+    return ", ".join(f"{f} = {getattr(model.config, f):g}" for f in fields)
+
+
+def numbers(found: dict) -> Markdown:
+    """One row per model: the headline numbers and where the model was trained."""
+    lines = ["| batch | model | loss | mono / N | band (d + 1) | features with 1 / 2+ mono neurons | trained on |",
+             "|---|---|---|---|---|---|---|"]
+    for name, models in found.items():
+        for m in models:
+            s, p = metrics.summary(m), m.provenance
+            lines.append(f"| {name} | {_label(m)} | {s['loss']:.4f} | {s['mono_per_feature']:.3f} | "
+                         f"{s['band']} ({m.config.d + 1}) | {s['features_with_1']} / "
+                         f"{s['features_with_2'] + s['features_with_3+']} | {p.get('device', '?')}, "
+                         f"{p.get('precision', '?')}, torch {p.get('torch', '?')}, {m.seconds:.0f} s |")
+    return Markdown("\n".join(lines))
+
+
+def missing_note(missing: dict) -> str:
+    """The models still missing, and the command that trains and publishes them."""
+    parts, commands = [], []
+    for name, configs in missing.items():
+        if not configs:
+            continue
+        fields = batches.get_batch(name).sweep_fields()
+        values = {f: sorted({getattr(c, f) for c in configs}) for f in fields}
+        parts.append(f"{name}: {len(configs)} ({'; '.join(f'{f} = ' + ', '.join(f'{v:g}' for v in vs) for f, vs in values.items())})")
+        only = " ".join(f"--only {f}={','.join(f'{v:g}' for v in vs)}" for f, vs in values.items())
+        commands.append(f"python -m monosem_lib train {name} --preset paper {only} --publish")
+    if not parts:
+        return "Every model of these batches is in at paper scale."
+    total = sum(len(c) for c in missing.values())
+    return (f"Not trained yet at paper scale: {'; '.join(parts)}. On one GPU (about {SECONDS_PER_MODEL} s per "
+            f"model on an H100, ≈ {math.ceil(total * SECONDS_PER_MODEL / 60)} min for these):\n\n```bash\n"
+            + "\n".join(commands) + "\n```")
+
+
+def compare(page: dict, paper: dict, field: str):
+    """mono / N, band / (d + 1) and loss / N against the swept field: the page's preset (open
+    markers) and the paper's scale (filled), per batch. Each quantity is per feature or per band
+    width, so the two scales share an axis."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    quantities = (("mono / N", lambda m, s: s["mono_per_feature"]),
+                  ("band / (d + 1)", lambda m, s: s["band"] / (m.config.d + 1)),
+                  ("min. loss / N", lambda m, s: s["loss"] / m.config.n))
+    for i, name in enumerate(paper):
+        colour = plt.get_cmap("tab10")(i)
+        for models, style, scale in ((page.get(name, []), "o--", "this page"), (paper[name], "s-", "paper")):
+            if not models:
+                continue
+            ordered = sorted(models, key=lambda m: getattr(m.config, field))
+            xs = [getattr(m.config, field) for m in ordered]
+            summaries = [metrics.summary(m) for m in ordered]
+            for ax, (label, value) in zip(axes, quantities):
+                ax.plot(xs, [value(m, s) for m, s in zip(ordered, summaries)], style, color=colour,
+                        mfc="none" if scale == "this page" else colour, label=f"{name}, {scale}")
+                ax.set_ylabel(label)
+    for ax in axes:
+        ax.set_xlabel(field)
+        if field in ("lr", "eps", "l1", "decay"):
+            ax.set_xscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def show(batch: str, preset: str, seed: int = 0, results_dir=None, checks=()) -> None:
+    """The "At paper scale" part of a chapter page for `batch` ("B1,B2" for several): what exists,
+    a figure against this page's preset, the verdicts of `checks` (claim functions) over those
+    models, and what is missing."""
+    names = [b.strip() for b in batch.split(",")]
+    if preset == PRESET:
+        display(Markdown("This page is itself at the paper's scale."))
+        return
+    found, missing = {}, {}
+    for name in names:
+        found[name], missing[name] = store.available(name, PRESET, seed, results_dir)
+    found = {name: models for name, models in found.items() if models}
+    total = sum(len(m) for m in found.values()) + sum(len(m) for m in missing.values())
+    if not found:
+        display(Markdown(f"**Paper scale (preset `paper`), seed {seed}: no model of {batch.replace(',', ', ')} "
+                         f"is published or stored yet** (0 of {total}).\n\n" + missing_note(missing)))
+        return
+    p = batches.get_preset(PRESET)
+    count = sum(len(m) for m in found.values())
+    display(Markdown(f"**Paper scale (preset `paper`: N = {p.n}, d = {p.d}, batch size {p.batch_work}/k, "
+                     f"{p.steps} steps), seed {seed}: {count} of {total} models of {batch.replace(',', ', ')}.**"))
+    display(numbers(found))
+    field = batches.get_batch(names[0]).sweep_fields()[0]
+    page = {name: store.available(name, preset, seed, results_dir)[0] for name in found}
+    compare(page, found, field)
+    plt.show()
+    plots.traces([m for models in found.values() for m in models], field,
+                 title=f"paper scale: {', '.join(found)}, colour = {field}")
+    plt.show()
+    for claim in checks:
+        verdict(claim, seed, results_dir)
+    display(Markdown(missing_note(missing)))
+
+
+def verdict(claim, seed: int = 0, results_dir=None) -> None:
+    """A claim's check over the paper-scale models that exist, or which batches it still needs."""
+    try:
+        result = claim(PRESET, seed, results_dir)
+    except store.StoreError as error:
+        display(Markdown(f"**Verdict at paper scale: not trained yet.** {error}"))
+        return
+    display(Markdown(f"**At paper scale, over the models above:** {result.markdown()}"))
+
+
+def status(seed: int = 0, results_dir=None) -> str:
+    """Markdown for the intro: how much of the paper preset exists, per batch, and how to train the rest."""
+    rows, done, total = [], 0, 0
+    for name in batches.BATCHES:
+        found, missing = store.available(name, PRESET, seed, results_dir)
+        done, total = done + len(found), total + len(found) + len(missing)
+        devices = sorted({f"{m.provenance.get('device', '?')} ({m.provenance.get('precision', '?')})" for m in found})
+        rows.append(f"| {name} | {len(found)} of {len(found) + len(missing)} | {', '.join(devices) or '—'} |")
+    hours = (total - done) * SECONDS_PER_MODEL / 3600
+    return "\n".join([
+        f"**{done} of the paper preset's {total} models (seed {seed}) are published or stored.** The rest "
+        f"take about {SECONDS_PER_MODEL} s each on one H100 with TF32 matmuls, ≈ {hours:.1f} GPU-hours in all:",
+        "", "```bash",
+        "python -m monosem_lib train LR5 --preset paper --publish                 # one batch, then commit published/",
+        "python -m monosem_lib train E1 E3 --preset paper --only eps=0.015625,0.00390625 --publish  # part of a sweep",
+        "python -m monosem_lib train all --preset paper --publish                 # everything still missing",
+        "```", "",
+        "| batch | models at paper scale | trained on |", "|---|---|---|", *rows])
