@@ -108,7 +108,7 @@ def cmd_list(args) -> int:
     for b in batches.BATCHES.values():
         print(f"{b.name:6} {b.figures:24} {b.sweep:10} {b.title}")
     print("\npresets:")
-    published = {store.file_name(m.config) for m in store.published_models()}
+    published = {p.name for p in store.published_dir().glob("seed*-*.pt")}
     for p in batches.PRESETS.values():
         every = [c for b in batches.BATCHES for c in batches.configs(b, p.name)]
         done = sum(store.file_name(c) in published for c in every)

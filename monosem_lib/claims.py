@@ -392,8 +392,8 @@ def claim_10(preset: str, seed: int = 0, results_dir=None) -> Claim:
 
 
 def claim_11(preset: str, seed: int = 0, results_dir=None) -> Claim:
-    m64, _ = mechanism.nearest_eps(store.load("E1", preset, seed, results_dir), 1 / 64)
-    m256, _ = mechanism.nearest_eps(store.load("E3", preset, seed, results_dir), 1 / 256)
+    m64, _ = mechanism.nearest_eps(store.load("E1", preset, seed, results_dir), mechanism.MODELS["E1"])
+    m256, _ = mechanism.nearest_eps(store.load("E3", preset, seed, results_dir), mechanism.MODELS["E3"])
     k64, k256 = mechanism.kink_census(m64), mechanism.kink_census(m256)
     poly = mechanism.poly_summary(m64)
     total = poly["near_zero"] + poly["near_one"] + poly["other"]

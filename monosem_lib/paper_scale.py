@@ -15,9 +15,8 @@ PRESET = "paper"
 SECONDS_PER_MODEL = 55  # one H100, TF32, stacks of 6-7 (README: "Paper scale")
 
 
-def _label(model) -> str:
-    fields = batches.get_batch(batches.locate(model.config)[0]).sweep_fields()
-    return ", ".join(f"{f} = {getattr(model.config, f):g}" for f in fields)
+def _label(batch: str, model) -> str:
+    return ", ".join(f"{f} = {getattr(model.config, f):g}" for f in batches.get_batch(batch).sweep_fields())
 
 
 def numbers(found: dict) -> Markdown:
@@ -27,7 +26,7 @@ def numbers(found: dict) -> Markdown:
     for name, models in found.items():
         for m in models:
             s, p = metrics.summary(m), m.provenance
-            lines.append(f"| {name} | {_label(m)} | {s['loss']:.4f} | {s['mono_per_feature']:.3f} | "
+            lines.append(f"| {name} | {_label(name, m)} | {s['loss']:.4f} | {s['mono_per_feature']:.3f} | "
                          f"{s['band']} ({m.config.d + 1}) | {s['features_with_1']} / "
                          f"{s['features_with_2'] + s['features_with_3+']} | {p.get('device', '?')}, "
                          f"{p.get('precision', '?')}, torch {p.get('torch', '?')}, {m.seconds:.0f} s |")

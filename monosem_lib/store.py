@@ -55,8 +55,12 @@ def file_name(config: ModelConfig) -> str:
     return f"seed{config.seed}-{model_key(config)}.pt"
 
 
+def models_dir(directory=None) -> Path:
+    return results_dir(directory) / "models"
+
+
 def model_path(config: ModelConfig, directory=None) -> Path:
-    return results_dir(directory) / "models" / file_name(config)
+    return models_dir(directory) / file_name(config)
 
 
 def published_path(config: ModelConfig) -> Path:
@@ -86,22 +90,16 @@ def available(batch: str, preset: str, seed: int = 0, directory=None, only=(), p
     return found, missing
 
 
-def load(batch: str, preset: str = "cpu", seed: int = 0, results_dir=None, partial: bool | None = None
-         ) -> list[ModelResult]:
+def load(batch: str, preset: str = "cpu", seed: int = 0, results_dir=None) -> list[ModelResult]:
     """Every model of a trained batch, in sweep order: config, final W1/b/W2, P (and Q),
-    power-of-two checkpoints and traces. Raises StoreError if a model is missing or corrupt.
-    partial (default: the preset's `piecewise`): return the models that exist, if any."""
+    power-of-two checkpoints and traces. Raises StoreError if a model is missing or corrupt; at a
+    piecewise preset, only if none of the sweep's models exists."""
     found, missing = available(batch, preset, seed, results_dir)
-    allowed = batches.get_preset(preset).piecewise if partial is None else partial
-    if missing and not (allowed and found):
+    if missing and not (batches.get_preset(preset).piecewise and found):
         raise StoreError(f"{len(missing)} of {len(found) + len(missing)} models of {batch} at preset {preset!r}, "
-                         f"seed {seed} are not in {results_dir_for_message(results_dir)}; train them with: "
+                         f"seed {seed} are not in {models_dir(results_dir)} or {published_dir()}; train them with: "
                          f"python -m monosem_lib train {batch} --preset {preset} --seed {seed}")
     return found
-
-
-def results_dir_for_message(directory) -> str:
-    return f"{results_dir(directory) / 'models'} or {published_dir()}"
 
 
 def read(path: Path, config: ModelConfig) -> ModelResult:
@@ -122,7 +120,8 @@ def read_published(path: Path, config: ModelConfig) -> ModelResult:
 
 def _payload(path: Path, config: ModelConfig) -> dict:
     try:
-        payload = torch.load(path, weights_only=True)
+        # Memory-mapped: checking a model's presence and config reads its header, not its tensors.
+        payload = torch.load(path, weights_only=True, mmap=True)
         if payload.get("format") != FORMAT:
             raise ValueError(f"format {payload.get('format')!r}, expected {FORMAT}")
         if payload["config"] != config.to_dict():
@@ -141,7 +140,7 @@ def fixed_projections(n: int, d: int, seed: int, reprojector: bool) -> tuple[tor
 
 def seeds(batch: str, preset: str, results_dir=None) -> list[int]:
     """The seeds at which every model of `batch` at `preset` is stored (for a piecewise preset: any)."""
-    names = [p.name for d in (results_dir_of(results_dir), published_dir()) if d.exists() for p in d.iterdir()]
+    names = [p.name for d in (models_dir(results_dir), published_dir()) if d.exists() for p in d.iterdir()]
     candidates = {int(n[4:].split("-")[0]) for n in names if n.startswith("seed") and n.endswith(".pt")}
     piecewise = batches.get_preset(preset).piecewise
     found = []
@@ -151,10 +150,6 @@ def seeds(batch: str, preset: str, results_dir=None) -> list[int]:
         if any(present) and (piecewise or all(present)):
             found.append(seed)
     return found
-
-
-def results_dir_of(directory) -> Path:
-    return results_dir(directory) / "models"
 
 
 # ---------------------------------------------------------------- writing
@@ -192,7 +187,7 @@ def publish(result: ModelResult) -> Path:
         tensors["W2"] = result.W2
     atomic_save({"format": FORMAT, "config": result.config.to_dict(), "seconds": result.seconds,
                  "provenance": result.provenance | {"seconds": round(result.seconds, 1)},
-                 **{k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in tensors.items()}}, path)
+                 **tensors}, path)
     return path
 
 
@@ -232,18 +227,18 @@ def train_batch(batch: str, preset: str = "cpu", seed: int = 0, device: str = "c
                 ) -> tuple[list[ModelResult], bool]:
     """Load a batch's models from the store, training (and storing) those it lacks.
     Returns (results in sweep order, whether every one came from the store)."""
-    ensure_writable(results_dir_of(results_dir))
+    ensure_writable(models_dir(results_dir))
     todo = missing_configs(batch, preset, seed, results_dir, force, only, precision)
     if todo:
         start = time.perf_counter()
         train(todo, device=device, desc=f"{batch} seed {seed}", progress=progress, position=position,
               on_stack=lambda done: [save(r, results_dir) for r in done])
         print(f"{batch} seed {seed}: trained {len(todo)} models in {time.perf_counter() - start:.1f} s "
-              f"→ {results_dir_of(results_dir)}")
+              f"→ {models_dir(results_dir)}")
     found, missing = available(batch, preset, seed, results_dir, only, precision)
     if missing:
         raise StoreError(f"{len(missing)} models of {batch} were trained but cannot be read back from "
-                         f"{results_dir_of(results_dir)}")
+                         f"{models_dir(results_dir)}")
     return found, not todo
 
 
@@ -261,15 +256,14 @@ def train_many(work: list[tuple[str, int]], preset: str = "cpu", device: str = "
     one-thread processes do 1.45× the work of one two-thread process), longest first.
     Returns, per pair, whether it came from the store."""
     directory = results_dir(directory)
-    ensure_writable(results_dir_of(directory))
+    ensure_writable(models_dir(directory))
     todo = {w: missing_configs(w[0], preset, w[1], directory, force, only, precision) for w in work}
-    if jobs <= 1:
-        configs = [c for w in work for c in todo[w]]
-        if configs:
-            train(configs, device=device, desc=f"{len(configs)} models",
-                  on_stack=lambda done: [save(r, directory) for r in done])
-        return [not todo[w] for w in work]
-    _train_in_processes([w for w in work if todo[w]], preset, device, directory, force, jobs, only, precision)
+    configs = [c for w in work for c in todo[w]]
+    if jobs > 1:
+        _train_in_processes([w for w in work if todo[w]], preset, device, directory, force, jobs, only, precision)
+    elif configs:
+        train(configs, device=device, desc=f"{len(configs)} models",
+              on_stack=lambda done: [save(r, directory) for r in done])
     return [not todo[w] for w in work]
 
 
@@ -347,9 +341,10 @@ def import_run(path: Path, provenance: dict, stack_seconds: float) -> list[Model
         P, Q = fixed_projections(c.n, c.d, c.seed, c.task == "re-projector")
         if not torch.equal(run["P"], P) or not torch.equal(run["loss_steps"], torch.arange(0, c.steps, LOG_EVERY)):
             raise StoreError(f"{path}: its P or loss steps are not those of seed {c.seed}: not a run of this engine")
-        trace = {"step": run["trace_step"], **{key: v[m] for key, v in run["trace"].items()}}
-        results.append(ModelResult(config=c, W1=run["W1"][m], b=run["b"][m], W2=run["W2"][m], P=P, Q=Q,
-                                   checkpoints={}, loss_steps=run["loss_steps"], loss=run["loss"][m],
+        # Copies, not views: a view would carry the whole stack into the model's file.
+        trace = {"step": run["trace_step"], **{key: v[m].clone() for key, v in run["trace"].items()}}
+        own = {key: run[key][m].clone() for key in ("W1", "b", "W2", "loss")}
+        results.append(ModelResult(config=c, P=P, Q=Q, checkpoints={}, loss_steps=run["loss_steps"], **own,
                                    trace=trace, seconds=stack_seconds / len(configs),
                                    provenance=provenance | {"stack": len(configs)}))
     return results

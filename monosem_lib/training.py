@@ -192,17 +192,19 @@ def evaluate(model: StackedModel, held_out, P, c0: ModelConfig) -> dict:
 
 
 def collect(configs, model, P, Q, checkpoints, logged_steps, logged, trace, seconds) -> list[ModelResult]:
-    """Split the stacked tensors into one ModelResult per model."""
+    """Split the stacked tensors into one ModelResult per model. Each model's tensors are copies
+    with their own storage: a view would carry the whole stack into the model's file."""
     final = snapshot(model)
-    losses = torch.stack(logged).cpu()  # (L, models)
+    losses = torch.stack(logged, dim=1).cpu()  # (models, L)
     steps = torch.tensor(logged_steps, device="cpu")
     trace_steps = torch.tensor(sorted(checkpoints), device="cpu")
-    stacked_trace = {key: torch.stack([t[key] for t in trace]) for key in trace[0]}  # (C, models)
+    stacked_trace = {key: torch.stack([t[key] for t in trace], dim=1) for key in trace[0]}  # (models, C)
+
+    def own(stacked: dict, m: int) -> dict:
+        return {key: v[m].clone() for key, v in stacked.items()}
     return [ModelResult(
-        config=c, W1=final["W1"][m], b=final["b"][m], W2=final["W2"][m], P=P[m].cpu(),
-        Q=None if Q is None else Q[m].cpu(),
-        checkpoints={s: {key: v[m] for key, v in ck.items()} for s, ck in checkpoints.items()},
-        loss_steps=steps, loss=losses[:, m],
-        trace={"step": trace_steps, **{key: v[:, m] for key, v in stacked_trace.items()}},
-        seconds=seconds,
+        config=c, P=P[m].cpu().clone(), Q=None if Q is None else Q[m].cpu().clone(),
+        checkpoints={s: own(ck, m) for s, ck in checkpoints.items()},
+        loss_steps=steps, loss=losses[m].clone(), trace={"step": trace_steps, **own(stacked_trace, m)},
+        seconds=seconds, **own(final, m),
     ) for m, c in enumerate(configs)]
