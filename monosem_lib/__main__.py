@@ -7,6 +7,7 @@
     python -m monosem_lib train LR1 LR3 --preset paper --only lr=0.003,0.01,0.03 --publish
     python -m monosem_lib import run.pt --device-name "NVIDIA H100 80GB HBM3" --torch-version 2.11.0+cu130 \
         --precision tf32 --commit 4f61423 --stack-seconds 333
+    python -m monosem_lib verify LR3 [--preset cpu]      # retrain, compare with the published models
     python -m monosem_lib execute 4.1.2 --batch LR3 --preset cpu
     python -m monosem_lib execute all
 """
@@ -51,8 +52,19 @@ def parser() -> argparse.ArgumentParser:
                             "part of each model's identity; on a CPU it changes no number")
     train.add_argument("--publish", action="store_true",
                        help="also put compact copies of these models into published/ (git)")
+    train.add_argument("--local", action="store_true",
+                       help="train what the local store lacks even where published/ has the model "
+                            "(the book then shows your own training)")
     common(train)
     train.set_defaults(run=cmd_train)
+    verify = sub.add_parser("verify", help="retrain published models (unless stored locally) and compare")
+    verify.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
+    verify.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
+    verify.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2",
+                        help="verify only these models of each sweep (repeatable)")
+    verify.add_argument("--jobs", type=int, default=None, help="batches trained at once (as for train)")
+    common(verify)
+    verify.set_defaults(run=cmd_verify)
     pub = sub.add_parser("publish", help="put compact copies of stored models into published/ (git)")
     pub.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
     pub.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
@@ -133,20 +145,29 @@ def default_jobs(device: str, batches_to_train: int) -> int:
     return 2 if device == "cpu" and batches_to_train > 1 and (os.cpu_count() or 1) >= 2 else 1
 
 
-def cmd_train(args) -> int:
+def batch_names(args) -> list[str]:
     batches.get_preset(args.preset)
-    names = list(batches.BATCHES) if args.batch == ["all"] else [batches.get_batch(b).name for b in args.batch]
-    device = resolve_device(args.device)
-    work = [(name, seed) for seed in args.seed for name in names]
+    return list(batches.BATCHES) if args.batch == ["all"] else [batches.get_batch(b).name for b in args.batch]
+
+
+def job_count(args, device: str, work: list) -> int:
     jobs = args.jobs if args.jobs is not None else default_jobs(device, len(work))
     if jobs < 1:
         raise ConfigError(f"--jobs must be ≥ 1, got {jobs}")
+    return jobs
+
+
+def cmd_train(args) -> int:
+    names = batch_names(args)
+    device = resolve_device(args.device)
+    work = [(name, seed) for seed in args.seed for name in names]
+    jobs = job_count(args, device, work)
     for name, seed in work:  # bad --only values fail here, before anything trains
         batches.select(name, args.preset, seed, args.only)
     start = time.perf_counter()
     store.migrate(args.results_dir)
     cached = store.train_many(work, args.preset, device, args.results_dir, args.force, jobs, args.only,
-                              args.precision)
+                              args.precision, args.local)
     rows = [(name, seed, r, hit) for (name, seed), hit in zip(work, cached)
             for r in store.available(name, args.preset, seed, args.results_dir, args.only, args.precision)[0]]
     print_summary(rows)
@@ -167,10 +188,8 @@ def publish(models, force: bool) -> None:
 
 def cmd_publish(args) -> int:
     """Publish what the local store holds of the named batches (what is missing is named, not trained)."""
-    batches.get_preset(args.preset)
-    names = list(batches.BATCHES) if args.batch == ["all"] else [batches.get_batch(b).name for b in args.batch]
     models = []
-    for name in names:
+    for name in batch_names(args):
         for seed in args.seed:
             found, missing = store.available(name, args.preset, seed, args.results_dir, args.only)
             models += [m for m in found if store.model_path(m.config, args.results_dir).exists()]
@@ -189,16 +208,74 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """Retrain the published models of the named batches into the local store (what it already holds
+    is reused) and compare each with its published copy; exit 1 if any does not agree."""
+    work = [(name, seed) for seed in args.seed for name in batch_names(args)]
+    for name, seed in work:
+        selected = batches.select(name, args.preset, seed, args.only)
+        unpublished = [c for c in selected if not store.published_path(c).exists()]
+        if unpublished:
+            raise ConfigError(f"{len(unpublished)} of {len(selected)} selected models of {name} at preset "
+                              f"{args.preset!r}, seed {seed} are not published, so there is nothing to compare "
+                              f"them with; published: {published_labels(name, args.preset, seed)} (choose with --only)")
+    device = resolve_device(args.device)
+    store.migrate(args.results_dir)
+    store.train_many(work, args.preset, device, args.results_dir, False, job_count(args, device, work), args.only,
+                     local=True)
+    print(f"\n{'batch':6} {'seed':>4} {'model':22} {'max|dW1|':>9} {'max|db|':>9} {'max|dloss|':>10} "
+          f"{'mono/N ours/pub':>16} {'band':>9} {'loss ours/pub':>17}  verdict")
+    failed = []
+    for name, seed in work:
+        for c in batches.select(name, args.preset, seed, args.only):
+            d = store.compare(store.read(store.model_path(c, args.results_dir), c),
+                              store.read_published(store.published_path(c), c))
+            label = model_label(name, c)
+            verdict = "identical" if d["identical"] else "agrees" if d["agree"] else "DIFFERS"
+            a, b = d["ours"], d["published"]
+            print(f"{name:6} {seed:4d} {label:22} {d['W1']:9.2e} {d['b']:9.2e} {d['loss']:10.2e} "
+                  f"{a['mono_per_feature']:7.3f}/{b['mono_per_feature']:<8.3f} {a['band']:4d}/{b['band']:<4d} "
+                  f"{a['loss']:8.4f}/{b['loss']:<8.4f}  {verdict}")
+            if verdict == "DIFFERS":
+                failed.append(f"{name} seed {seed} {label}")
+    if failed:
+        print(f"\n{len(failed)} model(s) do not agree with the published set (mono/N within "
+              f"{store.AGREE_MONO}, band within {store.AGREE_BAND}, loss within {store.AGREE_LOSS:.0%}): "
+              f"{'; '.join(failed)}", file=sys.stderr)
+        return 1
+    print("\nevery model agrees with its published copy")
+    return 0
+
+
+def model_label(batch: str, config) -> str:
+    return ", ".join(f"{f}={getattr(config, f):.4g}" for f in batches.get_batch(batch).sweep_fields())
+
+
+def published_labels(batch: str, preset: str, seed: int) -> str:
+    kept = store.published_configs(batch, preset, seed)
+    return "; ".join(model_label(batch, c) for c in kept) or "none"
+
+
 def cmd_execute(args) -> int:
+    from papermill.exceptions import PapermillExecutionError  # only here: GPU machines lack papermill
     store.migrate(args.results_dir)
     sections = [c.section for c in chapters.CHAPTERS] if args.section == "all" else [args.section]
     if args.section == "all":
         chapters.write_build_info(args.preset, args.seed, args.results_dir, Path(args.out_dir))
-    for section in sections:
+    pages = [(s, b) for s in sections for b in ((args.batch,) if args.batch else chapters.get_chapter(s).batches or (None,))]
+    begin = time.perf_counter()
+    for i, (section, batch) in enumerate(pages, 1):
         start = time.perf_counter()
-        for path in chapters.execute(section, args.batch, args.preset, args.seed, args.results_dir,
-                                     Path(args.out_dir)):
-            print(f"{section}: {path} ({time.perf_counter() - start:.1f} s)")
+        print(f"[{i}/{len(pages)}] §{section}{' ' + batch if batch else ''} at preset {args.preset} …", end=" ", flush=True)
+        try:
+            path, = chapters.execute(section, batch, args.preset, args.seed, args.results_dir, Path(args.out_dir))
+        except PapermillExecutionError as error:
+            print(f"\nerror: a cell of §{section} failed ({error.ename}: {error.evalue}); the page as far as "
+                  f"it ran, with the traceback, is in {args.out_dir}", file=sys.stderr)
+            return 1
+        print(f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
+              f"({time.perf_counter() - start:.1f} s)", flush=True)
+    print(f"executed {len(pages)} pages in {time.perf_counter() - begin:.0f} s → {args.out_dir}")
     return 0
 
 
@@ -206,8 +283,7 @@ def print_summary(rows) -> None:
     print(f"\n{'batch':6} {'seed':>4} {'model':34} {'loss':>8} {'mono/N':>7} {'mean b':>7} {'band':>5} {'train s':>8}")
     for name, seed, r, cached in rows:
         s = metrics.summary(r)
-        b = batches.BATCHES[name]
-        label = ", ".join(f"{f}={getattr(r.config, f):.4g}" for f in b.sweep_fields())
+        label = model_label(name, r.config)
         print(f"{name:6} {seed:4d} {label:34} {s['loss']:8.4f} {s['mono_per_feature']:7.3f} {s['mean_bias']:7.3f} "
               f"{s['band']:5d} {r.seconds:8.1f}{' (cached)' if cached else ''}")
 

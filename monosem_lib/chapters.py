@@ -53,6 +53,7 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
     """Execute a chapter's notebook once per batch it covers (or for `batch` only)."""
     import jupytext
     import papermill
+    from jupyter_client.manager import KernelManager
     chapter = get_chapter(section)
     batches.get_preset(preset)
     wanted = (batch,) if batch else chapter.batches or (None,)
@@ -65,12 +66,24 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
         out = out_dir / f"{page_name(chapter, name)}.ipynb"
         parameters = {"batch": name, "preset": preset, "seed": seed,
                       "results_dir": str(results_dir) if results_dir else None}
-        papermill.execute_notebook(jupytext.read(NOTEBOOKS / chapter.notebook), str(out),
-                                   parameters=parameters, cwd=str(ROOT), progress_bar=False,
-                                   kernel_name="python3")
+        kernel = KernelManager(kernel_name="python3", transport_encryption=encryption())
+        try:
+            papermill.execute_notebook(jupytext.read(NOTEBOOKS / chapter.notebook), str(out), km=kernel,
+                                       parameters=parameters, cwd=str(ROOT), progress_bar=False,
+                                       kernel_name="python3")
+        finally:
+            if kernel.is_alive():  # papermill leaves a kernel it was given running
+                kernel.shutdown_kernel(now=True)
         fold_injected_parameters(out)
         written.append(out)
     return written
+
+
+def encryption() -> str:
+    """CurveZMQ between papermill and the kernel where pyzmq has it: ipykernel warns on every page
+    that an unencrypted TCP kernel can be read by other processes on the machine."""
+    import zmq
+    return "auto" if zmq.has("curve") else "disabled"
 
 
 def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = EXECUTED) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import batches, mechanism, projections, tasks
+from . import batches, mechanism, metrics, projections, tasks
 from .config import ConfigError, ModelConfig, config_hash
 from .training import LOG_EVERY, ModelResult, generator, train
 
@@ -33,6 +33,7 @@ DEFAULT_DIR = ROOT / "results"
 PUBLISHED_DIR = ROOT / "published"
 TENSORS = ("W1", "b", "W2", "P", "Q", "loss_steps", "loss", "trace", "checkpoints")
 PUBLISHED_TENSORS = ("W1", "b", "loss", "trace")
+FIG2_BATCH, FIG2_K = "K1", 1024  # Fig. 2: a K1 model with the paper's 1024 neurons, at every checkpoint
 
 
 class StoreError(RuntimeError):
@@ -69,9 +70,11 @@ def published_path(config: ModelConfig) -> Path:
 
 # ---------------------------------------------------------------- reading
 
-def load_model(config: ModelConfig, directory=None) -> ModelResult | None:
-    """One model from the local store, else from the published set; None if neither has it."""
-    for path, reader in ((model_path(config, directory), read), (published_path(config), read_published)):
+def load_model(config: ModelConfig, directory=None, published: bool = True) -> ModelResult | None:
+    """One model from the local store, else (unless `published` is False) from the published set;
+    None if neither has it."""
+    places = ((model_path(config, directory), read), (published_path(config), read_published))
+    for path, reader in places[:2 if published else 1]:
         if path.exists():
             return reader(path, config)
     return None
@@ -110,10 +113,11 @@ def read(path: Path, config: ModelConfig) -> ModelResult:
 
 def read_published(path: Path, config: ModelConfig) -> ModelResult:
     """A compact published model, completed from its config: P and Q follow from the seed and
-    the loss was logged every LOG_EVERY steps; W2 is None unless a figure needed it."""
+    the loss was logged every LOG_EVERY steps; W2 is None and the checkpoints are empty unless a
+    figure needs them (`keeps_W2`, `keeps_checkpoints`)."""
     payload = _payload(path, config)
     P, Q = fixed_projections(config.n, config.d, config.seed, config.task == "re-projector")
-    return ModelResult(config=config, W2=payload.get("W2"), P=P, Q=Q, checkpoints={},
+    return ModelResult(config=config, W2=payload.get("W2"), P=P, Q=Q, checkpoints=payload.get("checkpoints", {}),
                        loss_steps=torch.arange(0, config.steps, LOG_EVERY), seconds=payload["seconds"],
                        provenance=payload["provenance"], **{key: payload[key] for key in PUBLISHED_TENSORS})
 
@@ -179,12 +183,21 @@ def keeps_W2(config: ModelConfig) -> bool:
     return where is not None and mechanism.MODELS.get(where[0]) == config.eps
 
 
+def keeps_checkpoints(config: ModelConfig) -> bool:
+    """The checkpoints are published only for the model of Fig. 2 (Section 3), which draws them."""
+    where = batches.locate(config)
+    return where is not None and where[0] == FIG2_BATCH and config.k == batches.get_preset(where[1]).k(FIG2_K)
+
+
 def publish(result: ModelResult) -> Path:
-    """A compact copy of a model into the published set (git): W1, b, loss log, trace, provenance."""
+    """A compact copy of a model into the published set (git): W1, b, loss log, trace, provenance,
+    and W2 or the checkpoints where a figure reads them."""
     path = published_path(result.config)
     tensors = {key: getattr(result, key) for key in PUBLISHED_TENSORS}
     if keeps_W2(result.config):
         tensors["W2"] = result.W2
+    if keeps_checkpoints(result.config):
+        tensors["checkpoints"] = {step: {key: ck[key] for key in ("W1", "b")} for step, ck in result.checkpoints.items()}
     atomic_save({"format": FORMAT, "config": result.config.to_dict(), "seconds": result.seconds,
                  "provenance": result.provenance | {"seconds": round(result.seconds, 1)},
                  **tensors}, path)
@@ -204,15 +217,17 @@ def ensure_writable(directory: Path) -> None:
 # ---------------------------------------------------------------- training into the store
 
 def missing_configs(batch: str, preset: str, seed: int, directory=None, force: bool = False, only=(),
-                    precision=None) -> list:
-    return [c for c in batches.select(batch, preset, seed, only, precision) if force or not usable(c, directory)]
+                    precision=None, local: bool = False) -> list:
+    """The models of a sweep to train: those neither stored nor published (`local`: not stored)."""
+    return [c for c in batches.select(batch, preset, seed, only, precision)
+            if force or not usable(c, directory, published=not local)]
 
 
-def usable(config: ModelConfig, directory=None) -> bool:
-    """Whether a model is stored and readable. A corrupt local file is set aside (renamed
-    *.corrupt), so the model counts as missing and is retrained; it is never used."""
+def usable(config: ModelConfig, directory=None, published: bool = True) -> bool:
+    """Whether a model is stored (or published) and readable. A corrupt local file is set aside
+    (renamed *.corrupt), so the model counts as missing and is retrained; it is never used."""
     try:
-        return load_model(config, directory) is not None
+        return load_model(config, directory, published) is not None
     except StoreError as error:
         path = model_path(config, directory)
         if not path.exists():
@@ -223,12 +238,12 @@ def usable(config: ModelConfig, directory=None) -> bool:
 
 
 def train_batch(batch: str, preset: str = "cpu", seed: int = 0, device: str = "cpu", results_dir=None,
-                force: bool = False, progress: bool = True, position: int = 0, only=(), precision=None
-                ) -> tuple[list[ModelResult], bool]:
-    """Load a batch's models from the store, training (and storing) those it lacks.
-    Returns (results in sweep order, whether every one came from the store)."""
+                force: bool = False, progress: bool = True, position: int = 0, only=(), precision=None,
+                local: bool = False) -> tuple[list[ModelResult], bool]:
+    """Load a batch's models from the store (or the published set, unless `local`), training (and
+    storing) those it lacks. Returns (results in sweep order, whether every one came from the store)."""
     ensure_writable(models_dir(results_dir))
-    todo = missing_configs(batch, preset, seed, results_dir, force, only, precision)
+    todo = missing_configs(batch, preset, seed, results_dir, force, only, precision, local)
     if todo:
         start = time.perf_counter()
         train(todo, device=device, desc=f"{batch} seed {seed}", progress=progress, position=position,
@@ -249,25 +264,27 @@ def cost(batch: str, preset: str) -> int:
 
 
 def train_many(work: list[tuple[str, int]], preset: str = "cpu", device: str = "cpu", directory=None,
-               force: bool = False, jobs: int = 1, only=(), precision=None) -> list[bool]:
+               force: bool = False, jobs: int = 1, only=(), precision=None, local: bool = False) -> list[bool]:
     """Train what the store lacks of (batch, seed) pairs. One job: every missing model in as few
     stacks as their shapes allow (on a GPU, models of several batches share a stack). More jobs:
     one batch per process, `jobs` processes sharing the cores (at the cpu preset's small matmuls two
     one-thread processes do 1.45× the work of one two-thread process), longest first.
+    `local`: train what the local store lacks, published or not (a retrain, or `verify`).
     Returns, per pair, whether it came from the store."""
     directory = results_dir(directory)
     ensure_writable(models_dir(directory))
-    todo = {w: missing_configs(w[0], preset, w[1], directory, force, only, precision) for w in work}
+    todo = {w: missing_configs(w[0], preset, w[1], directory, force, only, precision, local) for w in work}
     configs = [c for w in work for c in todo[w]]
     if jobs > 1:
-        _train_in_processes([w for w in work if todo[w]], preset, device, directory, force, jobs, only, precision)
+        _train_in_processes([w for w in work if todo[w]], preset, device, directory, force, jobs, only, precision,
+                            local)
     elif configs:
         train(configs, device=device, desc=f"{len(configs)} models",
               on_stack=lambda done: [save(r, directory) for r in done])
     return [not todo[w] for w in work]
 
 
-def _train_in_processes(work, preset, device, directory, force, jobs, only, precision) -> None:
+def _train_in_processes(work, preset, device, directory, force, jobs, only, precision, local) -> None:
     threads = max(1, torch.get_num_threads() // jobs)
     context = multiprocessing.get_context("spawn")
     slots = context.Queue()
@@ -275,7 +292,7 @@ def _train_in_processes(work, preset, device, directory, force, jobs, only, prec
         slots.put(slot)
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(slots, threads)) as pool:
-        futures = [pool.submit(_train_in_worker, b, preset, s, device, directory, force, only, precision)
+        futures = [pool.submit(_train_in_worker, b, preset, s, device, directory, force, only, precision, local)
                    for b, s in sorted(work, key=lambda w: -cost(w[0], preset))]
         try:
             for future in as_completed(futures):
@@ -294,9 +311,9 @@ def _start_worker(slots, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _train_in_worker(batch, preset, seed, device, directory, force, only, precision) -> bool:
+def _train_in_worker(batch, preset, seed, device, directory, force, only, precision, local) -> bool:
     return train_batch(batch, preset, seed, device, directory, force, position=_SLOT, only=only,
-                       precision=precision)[1]
+                       precision=precision, local=local)[1]
 
 
 # ---------------------------------------------------------------- the store of format 2
@@ -384,3 +401,25 @@ def write_index() -> Path:
     path = published_dir() / "INDEX.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# ---------------------------------------------------------------- verifying the published set
+
+# What `verify` calls agreement when two runs are not bit-identical (README, "Verifying").
+AGREE_MONO, AGREE_BAND, AGREE_LOSS = 0.02, 2, 0.01   # mono / N (absolute), band (neurons), loss (relative)
+
+
+def compare(ours: ModelResult, theirs: ModelResult) -> dict:
+    """How far a retrained model is from its published copy: the largest differences of W1, b and
+    the loss log, the headline numbers of both, and whether they are identical or agree."""
+    diff = {key: float((getattr(ours, key) - getattr(theirs, key)).abs().max()) for key in ("W1", "b", "loss")}
+    a, b = metrics.summary(ours), metrics.summary(theirs)
+    agree = (abs(a["mono_per_feature"] - b["mono_per_feature"]) <= AGREE_MONO
+             and abs(a["band"] - b["band"]) <= AGREE_BAND
+             and abs(a["loss"] - b["loss"]) <= AGREE_LOSS * abs(b["loss"]))
+    return {**diff, "ours": a, "published": b, "identical": not any(diff.values()), "agree": agree}
+
+
+def published_configs(batch: str, preset: str, seed: int, only=()) -> list[ModelConfig]:
+    """The models of a sweep that the published set holds."""
+    return [c for c in batches.select(batch, preset, seed, only) if published_path(c).exists()]

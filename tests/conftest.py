@@ -25,3 +25,11 @@ def smoke_results() -> Path:
 def pytest_collection_modifyitems(session, config, items):
     if any(str(item.fspath).endswith(".ipynb") for item in items):
         os.environ[store.ENV_VAR] = str(train_smoke())
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    from tests.browser import chromium
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()

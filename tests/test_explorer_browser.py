@@ -8,21 +8,16 @@ Python-side tests cannot see what the browser's widget manager does.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import json
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
+from tests.browser import CHROMIUM, is_local, press_right, requested_urls, serve, visible
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDGETS_JS = REPO / "book" / "widgets_js"
 
 pytestmark = [
@@ -87,86 +82,8 @@ def book_url(tmp_path_factory):
     # Idempotent and instant when book/widgets_js is already up to date.
     subprocess.run(["bash", str(REPO / "book" / "fetch_widget_js.sh")], check=True, capture_output=True)
     html = _build_book(tmp_path_factory.mktemp("book"))
-    handler = functools.partial(_QuietHandler, directory=str(html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/executed/explorer.html"
-    server.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """Headless Chromium that logs every network request it makes."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
-                 "--window-size=1000,900"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
-
-
-# The panel on show (the Stack view renders only its selected child), read as
-# the centre pixel of its image, so the test sees pixels, not just a new URL.
-VISIBLE = """
-const shown = e => e.offsetParent !== null;
-const img = [...document.querySelectorAll('img.widget-image')].filter(shown);
-const cap = [...document.querySelectorAll('.widget-html-content')].filter(shown);
-const centre = e => {
-  if (!e.complete || !e.naturalWidth) return null;
-  const c = document.createElement('canvas');
-  c.width = e.naturalWidth; c.height = e.naturalHeight;
-  const g = c.getContext('2d');
-  g.drawImage(e, 0, 0);
-  return Array.from(g.getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3));
-};
-return [img.map(centre), cap.map(e => e.textContent.trim())];
-"""
-
-
-def _visible(driver):
-    """(centre RGB, caption) of the panel on show; waits until it has loaded."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    def one_loaded(d):
-        pixels, caps = d.execute_script(VISIBLE)
-        return (pixels[0], caps[0]) if len(pixels) == len(caps) == 1 and pixels[0] else None
-
-    return WebDriverWait(driver, 30).until(one_loaded)
-
-
-def _press_right(driver, slider_index: int, before):
-    """Arrow-right on a slider handle; wait for the panel to change."""
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    handles = driver.find_elements("css selector", ".widget-slider .noUi-handle")
-    handles[slider_index].click()
-    handles[slider_index].send_keys(Keys.ARROW_RIGHT)
-    WebDriverWait(driver, 10).until(lambda d: _visible(d)[0] != before)
-    return _visible(driver)
-
-
-def _requested_urls(driver) -> set[str]:
-    """Every URL the page asked for: DevTools log plus resource timing."""
-    urls = set(driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"))
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.add(message["params"]["request"]["url"])
-    return urls
+    with serve(html) as base:
+        yield f"{base}/executed/explorer.html"
 
 
 def _near(rgb, colour: str) -> bool:
@@ -176,24 +93,18 @@ def _near(rgb, colour: str) -> bool:
     return all(abs(a - round(255 * b)) <= 3 for a, b in zip(rgb, to_rgb(colour)))
 
 
-def _is_local(url: str) -> bool:
-    parts = urlparse(url)
-    # chrome:// pages are browser-internal resources, never network requests.
-    return parts.scheme in ("data", "blob", "file", "chrome") or parts.hostname in ("127.0.0.1", "localhost")
-
-
 def test_sliders_switch_images_offline(book_url, browser):
     browser.get(book_url)
-    rgb0, cap0 = _visible(browser)
+    rgb0, cap0 = visible(browser)
     assert cap0 == "cell 0,0 red" and _near(rgb0, "red")
-    rgb1, cap1 = _press_right(browser, 1, rgb0)  # column slider: feature frequency
+    rgb1, cap1 = press_right(browser, 1, (rgb0, cap0))  # column slider: feature frequency
     assert cap1 == "cell 0,1 green" and _near(rgb1, "green")
-    rgb2, cap2 = _press_right(browser, 0, rgb1)  # row slider: bias offset
+    rgb2, cap2 = press_right(browser, 0, (rgb1, cap1))  # row slider: bias offset
     assert cap2 == "cell 1,1 purple" and _near(rgb2, "purple")
     browser.save_screenshot("/tmp/explorer_test.png")
     assert browser.find_elements("css selector", "mjx-container"), "MathJax did not typeset"
 
-    urls = _requested_urls(browser)
+    urls = requested_urls(browser)
     assert any("/_static/embed.js" in u for u in urls), urls
-    remote = sorted(u for u in urls if not _is_local(u))
+    remote = sorted(u for u in urls if not is_local(u))
     assert not remote, f"requests left localhost: {remote}"
