@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import features, metrics, projections, tasks
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig
 from .model import StackedModel, erdos_renyi_masks, init_params
 from .optimize import StackedLamb, cosine_lr
 
@@ -67,6 +67,20 @@ def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progr
         if on_stack is not None:
             on_stack(done)
     return results
+
+
+STEPS = ("plain", "fused")
+STEP_ENV_VAR = "MONOSEM_STEP"
+
+
+def step_kind() -> str:
+    """Which form of the optimizer step trains: "plain" (default, the reference every stored number
+    comes from) or "fused" (compiled, equal to rounding: faster, not bit-identical). An environment
+    variable, so that the training processes `train --jobs` starts inherit it."""
+    kind = os.environ.get(STEP_ENV_VAR, "plain")
+    if kind not in STEPS:
+        raise ConfigError(f"${STEP_ENV_VAR}={kind!r}; valid: {', '.join(STEPS)}")
+    return kind
 
 
 @contextlib.contextmanager
@@ -146,7 +160,7 @@ def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: b
     lr, decay, l1 = (per_model(configs, f, device) for f in ("lr", "decay", "l1"))
     l1 = l1 if any(c.l1 for c in configs) else None
     bias_shrink = (1 - decay * lr)[:, None]  # (models, 1): the base lr, as in the authors' code
-    optimizer = StackedLamb(model.parameters())
+    optimizer = StackedLamb(model.parameters(), fused=step_kind() == "fused")
     logged_steps, logged, checkpoints, trace = [], [], {}, []
     start = time.perf_counter()
     for step in tqdm(range(c0.steps), desc=desc, disable=not progress, mininterval=1.0, leave=False,
@@ -168,7 +182,7 @@ def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: b
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / len(configs)
     results = collect(configs, model, P, Q, checkpoints, logged_steps, logged, trace, seconds)
-    origin = provenance(device, c0.precision) | {"stack": len(configs)}
+    origin = provenance(device, c0.precision) | {"stack": len(configs), "step": step_kind()}
     for r in results:
         r.provenance = origin
     return results

@@ -1,10 +1,11 @@
 """Stacked training equals single runs; the protocol's pieces do what SPEC §2 says."""
 import dataclasses
 
+import pytest
 import torch
 
-from monosem_lib.config import ModelConfig
-from monosem_lib.training import train
+from monosem_lib.config import ConfigError, ModelConfig
+from monosem_lib.training import STEP_ENV_VAR, train
 
 BASE = ModelConfig(n=32, d=8, k=48, batch_size=32, steps=64, t_max=16, eps=1 / 8)
 
@@ -23,6 +24,20 @@ def test_stacked_models_equal_single_runs():
         for name in ("W1", "b", "W2"):
             assert torch.allclose(getattr(s, name), getattr(alone, name), atol=1e-5), name
         assert torch.allclose(s.loss, alone.loss, rtol=1e-4)
+
+
+def test_fused_step_trains_the_same_models_to_rounding_and_says_so(monkeypatch):
+    plain = train(sweep(), progress=False)
+    monkeypatch.setenv(STEP_ENV_VAR, "fused")
+    fused = train(sweep(), progress=False)
+    for a, b in zip(plain, fused):
+        assert b.provenance["step"] == "fused" and a.provenance["step"] == "plain"
+        for name in ("W1", "b", "W2"):
+            assert torch.allclose(getattr(a, name), getattr(b, name), atol=1e-4), name
+        assert torch.allclose(a.loss, b.loss, rtol=1e-3)
+    monkeypatch.setenv(STEP_ENV_VAR, "fast")
+    with pytest.raises(ConfigError, match="MONOSEM_STEP='fast'; valid: plain, fused"):
+        train(sweep()[:1], progress=False)
 
 
 def test_same_seed_same_numbers_and_other_seed_differs():
