@@ -173,6 +173,11 @@ def cmd_train(args) -> int:
     store.migrate(args.results_dir)
     cached = store.train_many(work, args.preset, device, args.results_dir, args.force, jobs, args.only,
                               args.precision, args.local)
+    if all(cached) and not args.publish:  # no table: loading every model to print it takes a while
+        count = sum(len(batches.select(name, args.preset, seed, args.only, args.precision)) for name, seed in work)
+        where = f"{store.models_dir(args.results_dir)}{'' if args.local else ' or ' + str(store.published_dir())}"
+        print(f"nothing to train: all {count} models are in {where}")
+        return 0
     rows = [(name, seed, r, hit) for (name, seed), hit in zip(work, cached)
             for r in store.available(name, args.preset, seed, args.results_dir, args.only, args.precision)[0]]
     print_summary(rows)

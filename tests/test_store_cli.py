@@ -241,7 +241,7 @@ def test_cli_train_uses_the_environment_results_dir_and_prints_a_summary(tmp_pat
     assert out.returncode == 0, out.stderr
     assert "mono/N" in out.stdout and "lr=0.03" in out.stdout
     assert len([p for p in (tmp_path / "models").iterdir() if p.name.startswith("seed0-")]) == 2
-    assert "(cached)" in cli("train", "LR1", "--preset", "smoke", env_dir=tmp_path).stdout
+    assert "nothing to train: all 2 models are in" in cli("train", "LR1", "--preset", "smoke", env_dir=tmp_path).stdout
 
 
 def test_parallel_jobs_give_the_numbers_of_one_process(tmp_path):
