@@ -271,7 +271,7 @@ def test_registry_has_table_1():
     assert all(c.task == "abs" and c.k == 2048 for c in batches.configs("LR5", "paper"))
 
 
-# README, "Published results": the whole paper preset at seed 0 is ≈ 79 MiB, the cpu preset's ≈ CPU_MIB.
+# README, "Published results": the whole paper preset at seed 0 would be ≈ 79 MiB.
 PUBLISHED_BUDGET_MIB = {"paper": 80, "cpu": 25}
 
 
