@@ -74,8 +74,9 @@ STEP_ENV_VAR = "MONOSEM_STEP"
 
 
 def step_kind() -> str:
-    """Which form of the optimizer step trains: "plain" (default, the reference every stored number
-    comes from) or "fused" (compiled, equal to rounding: faster, not bit-identical). An environment
+    """Which form of the step (gradients and LAMB update) trains: "plain" (default, the reference
+    every stored number comes from) or "fused" (compiled, its elementwise passes fused; equal to
+    rounding, not bit-identical). An environment
     variable, so that the training processes `train --jobs` starts inherit it."""
     kind = os.environ.get(STEP_ENV_VAR, "plain")
     if kind not in STEPS:
@@ -160,13 +161,14 @@ def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: b
     lr, decay, l1 = (per_model(configs, f, device) for f in ("lr", "decay", "l1"))
     l1 = l1 if any(c.l1 for c in configs) else None
     bias_shrink = (1 - decay * lr)[:, None]  # (models, 1): the base lr, as in the authors' code
-    optimizer = StackedLamb(model.parameters(), fused=step_kind() == "fused")
+    fused = step_kind() == "fused"
+    optimizer = StackedLamb(model.parameters(), fused=fused)
     logged_steps, logged, checkpoints, trace = [], [], {}, []
     start = time.perf_counter()
     for step in tqdm(range(c0.steps), desc=desc, disable=not progress, mininterval=1.0, leave=False,
                      position=position):
         x, target = tasks.make_batch(c0.task, freqs, P, Q, c0.batch_size, data)
-        task_loss = model.backward(x, target, l1)  # (models,)
+        task_loss = model.backward(x, target, l1, fused)  # (models,)
         optimizer.step(cosine_lr(lr, step, c0.t_max))
         if step < c0.steps // 2:
             with torch.no_grad():

@@ -1,4 +1,5 @@
-"""The model's hand-written backward equals autograd's, for every activation, with L1 and masks."""
+"""The model's hand-written backward, plain and fused, equals autograd's, for every activation,
+with L1 and masks."""
 import pytest
 import torch
 
@@ -14,9 +15,10 @@ def autograd_grads(model: StackedModel, x, target, l1):
     return task_loss.detach(), [p.grad for p in reference.parameters()]
 
 
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
-@pytest.mark.parametrize("sparse", [False, True])
-def test_backward_matches_autograd(activation, sparse):
+@pytest.mark.parametrize("activation, sparse, fused", [(a, s, False) for a in ACTIVATIONS for s in (False, True)]
+                         + [("relu", True, True), ("gelu", False, True)])  # compiling costs ~10 s a case
+def test_backward_matches_autograd(activation, sparse, fused):
+    """The plain and the fused (compiled) gradients, in float64 so that rounding cannot hide a slip."""
     g = torch.Generator().manual_seed(0)
     models, batch, d, k, out = 3, 16, 4, 12, 10
     masks = None
@@ -31,7 +33,7 @@ def test_backward_matches_autograd(activation, sparse):
     target = torch.rand(models, batch, out, generator=g, dtype=torch.float64)
     l1 = torch.tensor([0.0, 0.1, 1.0], dtype=torch.float64)
     loss_ref, grads_ref = autograd_grads(model, x, target, l1)
-    loss = model.backward(x, target, l1)
+    loss = model.backward(x, target, l1, fused)
     assert torch.allclose(loss, loss_ref)
     for ours, ref in zip((model.W1.grad, model.b.grad, model.W2.grad), grads_ref):
         assert torch.allclose(ours, ref, atol=1e-10), (ours - ref).abs().max()
