@@ -53,8 +53,9 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--publish", action="store_true",
                        help="also put compact copies of these models into published/ (git)")
     train.add_argument("--step", default=None, choices=training.STEPS,
-                       help="the optimizer step: plain (default; the reference) or fused (compiled: "
-                            "faster, equal to rounding, not bit-identical; recorded in each model's provenance)")
+                       help="the training step (gradients and LAMB update): plain (default; the reference) or "
+                            "fused (compiled: faster, equal to rounding, not bit-identical; recorded in each "
+                            "model's provenance)")
     train.add_argument("--local", action="store_true",
                        help="train what the local store lacks even where published/ has the model "
                             "(the book then shows your own training)")
@@ -272,11 +273,13 @@ def cmd_execute(args) -> int:
     sections = [c.section for c in chapters.CHAPTERS] if args.section == "all" else [args.section]
     if args.section == "all":
         chapters.write_build_info(args.preset, args.seed, args.results_dir, Path(args.out_dir))
-    pages = [(s, b) for s in sections for b in ((args.batch,) if args.batch else chapters.get_chapter(s).batches or (None,))]
+    pages = [(section, batch) for section in sections
+             for batch in ((args.batch,) if args.batch else chapters.get_chapter(section).batches or (None,))]
     begin = time.perf_counter()
     for i, (section, batch) in enumerate(pages, 1):
         start = time.perf_counter()
-        print(f"[{i}/{len(pages)}] §{section}{' ' + batch if batch else ''} at preset {args.preset} …", end=" ", flush=True)
+        print(f"[{i}/{len(pages)}] §{section}{' ' + batch if batch else ''} at preset {args.preset} …",
+              end=" ", flush=True)
         try:
             path, = chapters.execute(section, batch, args.preset, args.seed, args.results_dir, Path(args.out_dir))
         except PapermillExecutionError as error:
