@@ -102,7 +102,7 @@ def provenance(device: str, precision: str) -> dict:
     else:
         name = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return {"device": name, "device_kind": device, "precision": precision if device == "cuda" else "fp32",
-            "torch": str(torch.__version__), "commit": commit()}
+            "torch": str(torch.__version__), "commit": LOADED_COMMIT}
 
 
 def commit() -> str:
@@ -119,6 +119,11 @@ def commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
+
+
+# Read once, when the code is imported: a long run must record the code it runs, not the
+# checkout as it is when a stack ends (a commit or an edit made meanwhile is not in this process).
+LOADED_COMMIT = commit()
 
 
 def setup(configs: list[ModelConfig], device: str):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from monosem_lib.config import ConfigError, ModelConfig
+from monosem_lib import training
 from monosem_lib.training import STEP_ENV_VAR, train
 
 BASE = ModelConfig(n=32, d=8, k=48, batch_size=32, steps=64, t_max=16, eps=1 / 8)
@@ -38,6 +39,13 @@ def test_fused_step_trains_the_same_models_to_rounding_and_says_so(monkeypatch):
     monkeypatch.setenv(STEP_ENV_VAR, "fast")
     with pytest.raises(ConfigError, match="MONOSEM_STEP='fast'; valid: plain, fused"):
         train(sweep()[:1], progress=False)
+
+
+def test_provenance_names_the_code_this_process_loaded(monkeypatch):
+    """A checkout that moves during a long run (a commit, an edit) does not change what it records."""
+    monkeypatch.setenv("MONOSEM_COMMIT", "moved-meanwhile")
+    [result] = train([BASE], progress=False)
+    assert result.provenance["commit"] == training.LOADED_COMMIT != "moved-meanwhile"
 
 
 def test_same_seed_same_numbers_and_other_seed_differs():
