@@ -38,15 +38,12 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(required=True, metavar="command")
     sub.add_parser("list", help="batches with their figures, and presets").set_defaults(run=cmd_list)
     train = sub.add_parser("train", help="train a batch (or all) unless already stored")
-    train.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
+    selection(train, "train only the sweep's models with these values (repeatable; each model keeps "
+                     "its config and random stream from the full sweep)")
     train.add_argument("--force", action="store_true", help="retrain even if stored")
-    train.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
     train.add_argument("--jobs", type=int, default=None,
                        help="batches trained at once, each in its own process (default: 2 on a CPU with "
                             "2 or more cores, else 1)")
-    train.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2",
-                       help="train only the sweep's models with these values (repeatable; each model keeps "
-                            "its config and random stream from the full sweep)")
     train.add_argument("--precision", default=None, choices=PRECISIONS,
                        help="CUDA matmul precision (default: the preset's, tf32 at paper, else fp32); "
                             "part of each model's identity; on a CPU it changes no number")
@@ -62,18 +59,12 @@ def parser() -> argparse.ArgumentParser:
     common(train)
     train.set_defaults(run=cmd_train)
     verify = sub.add_parser("verify", help="retrain published models (unless stored locally) and compare")
-    verify.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
-    verify.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
-    verify.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2",
-                        help="verify only these models of each sweep (repeatable)")
+    selection(verify, "verify only these models of each sweep (repeatable)")
     verify.add_argument("--jobs", type=int, default=None, help="batches trained at once (as for train)")
     common(verify)
     verify.set_defaults(run=cmd_verify)
     pub = sub.add_parser("publish", help="put compact copies of stored models into published/ (git)")
-    pub.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
-    pub.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
-    pub.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2",
-                     help="publish only these models of each sweep (repeatable)")
+    selection(pub, "publish only these models of each sweep (repeatable)")
     pub.add_argument("--force", action="store_true", help="overwrite models already published")
     common(pub)
     pub.set_defaults(run=cmd_publish)
@@ -93,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
     common(execute)
     execute.set_defaults(run=cmd_execute)
     return p
+
+
+def selection(p: argparse.ArgumentParser, only_help: str) -> None:
+    """Which models a command acts on: batches, seeds, and --only filters."""
+    p.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
+    p.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
+    p.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2", help=only_help)
 
 
 def common(p: argparse.ArgumentParser) -> None:
