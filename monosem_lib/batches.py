@@ -173,9 +173,53 @@ def _extras() -> dict[str, Batch]:
     ]}
 
 
+# Beyond the paper (its §6): the three remedies for the fragile bias decay (remedies.py), each at one
+# setting fixed before any was trained (the middle of its strength sweep), against the paper's protocol
+# at equal training length (the preset's steps) where that protocol is fragile.
+PAPER_DECAY = dict(decay=0.03, offset=-1.0)          # LR3's protocol
+REMEDY_SETTINGS = {                                  # each replaces the paper's decay
+    "paper": PAPER_DECAY,
+    "silent": dict(silent_decay=0.3, offset=-1.0),
+    "tied": dict(tied_decay=0.3, offset=-1.0),
+    "regulariser": dict(bias_reg=1.0, offset=0.0),
+}
+
+
+PROTOCOL = "offset, decay, silent_decay, tied_decay, bias_reg"  # the fields that tell the protocols apart
+
+
+def _remedies(**overrides):
+    """The four protocols, each with `overrides` (dict per protocol name, or shared fields)."""
+    return lambda p: [{**setting, **overrides.get(name, {})} for name, setting in REMEDY_SETTINGS.items()]
+
+
+def _beyond() -> dict[str, Batch]:
+    uni = dict(distribution="uniform")
+    strengths = {"decay": (0.3, 3.0), "silent_decay": (0.03, 3.0), "tied_decay": (0.03, 3.0), "bias_reg": (0.1, 10.0)}
+    return {b.name: b for b in [
+        Batch("XL", "Remedies across the learning-rate range (decoder, against LR3)", "beyond", "lr, " + PROTOCOL,
+              dict(**uni), lambda p: [{"lr": lr, **s} for lr in p.lrs for s in REMEDY_SETTINGS.values()]),
+        # The strengths on both sides of each setting (XL's lr 0.01 models hold the settings), and the
+        # zero-mean-bias start with no decay that the paper's regulariser is measured against.
+        Batch("XS", "Remedy strengths swept (decoder, lr 0.01)", "beyond", PROTOCOL, dict(lr=0.01, **uni),
+              lambda p: [{field: v, "offset": 0.0 if field == "bias_reg" else -1.0}
+                         for field, values in strengths.items() for v in values] + [{"offset": 0.0}]),
+        Batch("XA", "Remedies on the absolute-value task (against D1)", "beyond", PROTOCOL,
+              dict(task="abs", k=2048, lr=0.007),
+              lambda p: [{"decay": 10 ** -1.5, "offset": -1.0}] + _remedies(paper=dict(decay=0.3))(p)),
+        Batch("XE", "Remedies at sparse features (against E1)", "beyond", PROTOCOL, dict(lr=0.003, eps=2 ** -8),
+              _remedies()),
+        Batch("XB", "Remedies from a dead start, offset -2 (against B3)", "beyond", PROTOCOL,
+              dict(lr=0.003, eps=1 / 64), _remedies(paper=dict(decay=0.003, offset=-2.0), silent=dict(offset=-2.0),
+                                                     tied=dict(offset=-2.0), regulariser=dict(offset=-2.0))),
+    ]}
+
+
 BATCHES = _registry()
 TABLE_1 = tuple(BATCHES)
 BATCHES.update(_extras())
+BEYOND = tuple(_beyond())
+BATCHES.update(_beyond())
 
 
 def get_batch(name: str) -> Batch:

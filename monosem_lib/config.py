@@ -2,6 +2,7 @@
 import dataclasses
 import hashlib
 import json
+import math
 
 from .features import DISTRIBUTIONS
 from .model import ACTIVATIONS
@@ -9,6 +10,7 @@ from .tasks import TASKS
 
 
 PRECISIONS = ("fp32", "tf32")  # float32 matmuls on CUDA: full fp32, or TF32 tensor cores
+REMEDY_DEFAULTS = {"silent_decay": 0.0, "tied_decay": 0.0, "bias_reg": 0.0, "bias_target": -1.0}
 
 
 class ConfigError(ValueError):
@@ -35,6 +37,11 @@ class ModelConfig:
     seed: int = 0           # draws P and Q, shared by a sweep
     stream: int = 0         # draws this model's init and data: its index in the preset's full sweep
     precision: str = "fp32"  # CUDA matmuls (fp32 or tf32); on a CPU every matmul is fp32 either way
+    # Beyond the paper (its §6 remedies for the fragile bias decay; monosem_lib/remedies.py):
+    silent_decay: float = 0.0   # extra decay rate of a neuron silent on the step's batch (first half)
+    tied_decay: float = 0.0     # extra decay rate scaled by 1 - the weights' recent coherence (first half)
+    bias_reg: float = 0.0       # pull of every bias towards bias_target, the whole run
+    bias_target: float = -1.0
 
     def __post_init__(self):
         check(self.task in TASKS, f"unknown task {self.task!r}; valid: {', '.join(TASKS)}")
@@ -51,6 +58,15 @@ class ModelConfig:
         check(self.lr > 0, f"lr must be > 0, got {self.lr!r}")
         check(self.decay >= 0 and self.decay * self.lr < 1,
               f"decay must satisfy 0 <= decay·lr < 1, got decay={self.decay!r}, lr={self.lr!r}")
+        for name in ("silent_decay", "tied_decay", "bias_reg"):
+            check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)!r}")
+        check((self.decay + self.silent_decay + self.tied_decay) * self.lr < 1,
+              f"the bias decay rates must satisfy (decay + silent_decay + tied_decay)·lr < 1, got "
+              f"decay={self.decay!r}, silent_decay={self.silent_decay!r}, tied_decay={self.tied_decay!r}, lr={self.lr!r}")
+        check(self.bias_reg * self.lr < 1,
+              f"bias_reg must satisfy bias_reg·lr < 1 (else each step overshoots the target), got "
+              f"bias_reg={self.bias_reg!r}, lr={self.lr!r}")
+        check(math.isfinite(self.bias_target), f"bias_target must be a finite number, got {self.bias_target!r}")
         check(self.l1 >= 0, f"l1 must be >= 0, got {self.l1!r}")
         check(0 < self.density <= 1, f"density must lie in (0, 1], got {self.density!r}")
 
@@ -60,7 +76,10 @@ class ModelConfig:
                 self.batch_size, self.steps, self.t_max, self.precision)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The model's identity (its store key hashes this). A remedy field at its default is left
+        out, so every model trained before the remedies existed keeps its key."""
+        fields = dataclasses.asdict(self)
+        return {k: v for k, v in fields.items() if k not in REMEDY_DEFAULTS or v != REMEDY_DEFAULTS[k]}
 
 
 def check(condition: bool, message: str) -> None:

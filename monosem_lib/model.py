@@ -61,17 +61,19 @@ class StackedModel(torch.nn.Module):
 
     @torch.no_grad()
     def backward(self, x: torch.Tensor, target: torch.Tensor, l1: torch.Tensor | None,
-                 fused: bool = False) -> torch.Tensor:
+                 fused: bool = False, firing: bool = False) -> torch.Tensor:
         """Forward and backward by hand: autograd's bookkeeping (graph, transposed-gradient copies)
         costs about a fifth of a step at the cpu preset's sizes. Sets the .grad of W1, b, W2 for
         the loss sum over models of  mean_batch |y - target|² + l1 · mean_batch |h|₁.
         `fused`: the same arithmetic compiled, its elementwise passes fused (equal to rounding).
+        `firing`: also set .fired (models, k): whether each neuron fired (e > 0) on any sample.
 
         x (models, batch, d), target (models, batch, out), l1 (models,) or None for no penalty.
         Returns the task loss (models,)."""
         W1, W2 = self.weights()
         step = fused_gradients() if fused else gradients
-        grad_W1, grad_b, grad_W2, task_loss = step(W1, self.b, W2, x, target, l1, self.activation)
+        grad_W1, grad_b, grad_W2, task_loss, self.fired = step(W1, self.b, W2, x, target, l1, self.activation,
+                                                              firing)
         if self.masks is not None:
             grad_W1.mul_(self.masks[0])
             grad_W2.mul_(self.masks[1])
@@ -79,12 +81,13 @@ class StackedModel(torch.nn.Module):
         return task_loss
 
 
-def gradients(W1, b, W2, x, target, l1, activation: str):
+def gradients(W1, b, W2, x, target, l1, activation: str, firing: bool = False):
     """The gradients of one step: W1 (models, k, d), b (models, k), W2 (models, out, k), x (models,
     batch, d), target (models, batch, out), l1 (models,) or None. Returns (grad W1, grad b,
-    grad W2, task loss (models,))."""
+    grad W2, task loss (models,), fired (models, k) if `firing` else None)."""
     batch = x.shape[1]
     e = torch.baddbmm(b[:, None, :], x, W1.transpose(1, 2))  # (models, batch, k)
+    fired = (e > 0).any(1) if firing else None
     h = ACTIVATIONS[activation](e)
     residual = torch.baddbmm(target, h, W2.transpose(1, 2), beta=-1)  # y - target (models, batch, out)
     task_loss = residual.pow(2).sum(-1).mean(-1)
@@ -94,7 +97,7 @@ def gradients(W1, b, W2, x, target, l1, activation: str):
     if l1 is not None:
         dh.add_(h.sign() * (l1 / batch)[:, None, None])
     de = ACTIVATION_GRADS[activation](dh, e, h)
-    return torch.bmm(de.transpose(1, 2), x), de.sum(1), grad_W2, task_loss  # grad W1 (models, k, d)
+    return torch.bmm(de.transpose(1, 2), x), de.sum(1), grad_W2, task_loss, fired  # grad W1 (models, k, d)
 
 
 @functools.cache

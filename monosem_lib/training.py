@@ -1,7 +1,7 @@
 """Training with the authors' protocol (SPEC §2), many models at once.
 
-Configs that share a stack key train as one StackedModel; each model keeps its own lr, decay,
-offset, L1 strength, feature frequencies, projections and random streams, so a stacked run
+Configs that share a stack key train as one StackedModel; each model keeps its own lr, decay (and
+the remedies' strengths, remedies.py), offset, L1 strength, feature frequencies, projections and random streams, so a stacked run
 gives the same numbers as training each model alone.
 """
 import contextlib
@@ -20,6 +20,7 @@ from . import features, metrics, projections, tasks
 from .config import ConfigError, ModelConfig
 from .model import StackedModel, erdos_renyi_masks, init_params
 from .optimize import StackedLamb, cosine_lr
+from .remedies import BiasUpdate
 
 LOG_EVERY = 16
 EVAL_BATCH = 4096
@@ -163,9 +164,9 @@ def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: b
     data = [generator("data", c.seed, c.stream, device=device) for c in configs]
     held_out = tasks.make_batch(c0.task, freqs, P, Q, EVAL_BATCH,
                                 [generator("eval", c.seed, c.stream, device=device) for c in configs])
-    lr, decay, l1 = (per_model(configs, f, device) for f in ("lr", "decay", "l1"))
+    lr, l1 = (per_model(configs, f, device) for f in ("lr", "l1"))
     l1 = l1 if any(c.l1 for c in configs) else None
-    bias_shrink = (1 - decay * lr)[:, None]  # (models, 1): the base lr, as in the authors' code
+    bias = BiasUpdate(lambda field: per_model(configs, field, device), [model.W1, model.W2], c0.steps)
     fused = step_kind() == "fused"
     optimizer = StackedLamb(model.parameters(), fused=fused)
     logged_steps, logged, checkpoints, trace = [], [], {}, []
@@ -173,11 +174,9 @@ def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: b
     for step in tqdm(range(c0.steps), desc=desc, disable=not progress, mininterval=1.0, leave=False,
                      position=position):
         x, target = tasks.make_batch(c0.task, freqs, P, Q, c0.batch_size, data)
-        task_loss = model.backward(x, target, l1, fused)  # (models,)
+        task_loss = model.backward(x, target, l1, fused, firing=bias.needs_firing)  # (models,)
         optimizer.step(cosine_lr(lr, step, c0.t_max))
-        if step < c0.steps // 2:
-            with torch.no_grad():
-                model.b.mul_(bias_shrink)
+        bias.apply(model.b, step, [model.W1, model.W2], model.fired)
         if step % LOG_EVERY == 0:
             logged_steps.append(step)
             logged.append(task_loss.detach())
