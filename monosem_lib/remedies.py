@@ -80,3 +80,18 @@ class BiasUpdate:
                 b.mul_(1 - self.tied * (1 - self.last_coherence[:, None]))
         if self.pull is not None:
             b.sub_(self.pull * (b - self.target))
+
+
+FIELDS = {"silent": "silent_decay", "tied": "tied_decay", "regulariser": "bias_reg"}  # protocol → its strength
+
+
+def protocol(config) -> str:
+    """Which bias protocol a model trained with: a remedy's name ("silent", "tied", "regulariser",
+    joined with + when combined), "paper" (the paper's decay alone) or "none" (no decay, no remedy)."""
+    used = [name for name, field in FIELDS.items() if getattr(config, field) > 0]
+    return "+".join(used) if used else "paper" if config.decay > 0 else "none"
+
+
+def strength(config) -> float:
+    """The strength of a model's protocol: its remedy's rate or pull, else the paper's decay rate."""
+    return getattr(config, FIELDS.get(protocol(config), "decay"))
