@@ -32,6 +32,7 @@ CHAPTERS = [
     Chapter("4.2", "4-2-reprojector.md", ("RP1",)),
     Chapter("4.3", "4-3-abs.md", ("LR5", "D1")),
     Chapter("5", "5-mechanism.md", ("E1,E3",)),
+    Chapter("beyond", "7-beyond.md", (",".join(batches.BEYOND),)),
     Chapter("claims", "6-claims.md", ()),
 ]
 

@@ -126,9 +126,10 @@ def verdict(claim, seed: int = 0, results_dir=None) -> None:
 
 
 def status(seed: int = 0, results_dir=None) -> str:
-    """Markdown for the intro: how much of the paper preset exists, per batch, and how to train the rest."""
+    """Markdown for the intro: how much of the paper preset exists, per batch of the paper's (the
+    beyond batches are our own), and how to train the rest."""
     rows, done, total = [], 0, 0
-    for name in batches.BATCHES:
+    for name in (n for n in batches.BATCHES if n not in batches.BEYOND):
         found, missing = store.available(name, PRESET, seed, results_dir)
         done, total = done + len(found), total + len(found) + len(missing)
         devices = sorted({f"{m.provenance.get('device', '?')} ({m.provenance.get('precision', '?')})" for m in found})

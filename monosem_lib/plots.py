@@ -328,3 +328,70 @@ def scatter_loss_mono(groups: dict, title: str = ""):
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+PROTOCOL_COLOURS = {"paper": "C3", "silent": "C0", "tied": "C2", "regulariser": "C1", "none": "C7"}
+
+
+def _mean_and_range(values):
+    mean = sum(values) / len(values)
+    return mean, mean - min(values), max(values) - mean
+
+
+def protocol_lines(rows, x_of, xlabel: str, keys=("mono", "loss"), references: dict | None = None,
+                   log: bool = True, title: str = ""):
+    """The chapter "Beyond the paper": mono/N and loss against `x_of(row)` (a strength, a learning
+    rate), one line per protocol: mean over seeds, bars spanning min to max. `references`: label →
+    {x: (mono, loss)} drawn as dashed markers (Table 1's models)."""
+    fig, axes = plt.subplots(len(keys), 1, figsize=(6, 2.6 * len(keys)), sharex=True, squeeze=False)
+    by_protocol = {}
+    for r in rows:
+        by_protocol.setdefault(r.protocol, {}).setdefault(x_of(r), []).append(r)
+    for ax, key in zip(axes[:, 0], keys):
+        for protocol, points in by_protocol.items():
+            xs = sorted(points)
+            stats = [_mean_and_range([getattr(r, key) for r in points[x]]) for x in xs]
+            ax.errorbar(xs, [s[0] for s in stats], yerr=[[s[1] for s in stats], [s[2] for s in stats]],
+                        fmt="o-", ms=4, capsize=3, color=PROTOCOL_COLOURS.get(protocol), label=protocol)
+        for i, (label, points) in enumerate((references or {}).items()):
+            xs = sorted(points)
+            ax.plot(xs, [points[x][0 if key == "mono" else 1] for x in xs], "s--", ms=5, mfc="none",
+                    color="black", lw=0.8, label=label)
+        ax.set_ylabel(LABELS["mono_per_feature" if key == "mono" else "loss"])
+        if log:
+            ax.set_xscale("log")
+    axes[0, 0].legend(fontsize=7)
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def protocol_bars(grid: dict, references: dict | None = None, title: str = ""):
+    """Mono/N and loss per protocol at each place (grid: place → protocol → fragility.Cell): mean
+    over seeds, bars spanning min to max; `references`: place → (label, mono, loss) as a dashed line."""
+    places = list(grid)
+    protocols = [p for p in PROTOCOL_COLOURS if any(p in cells for cells in grid.values())]
+    width = 0.8 / max(1, len(protocols))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for ax, key in zip(axes, ("mono", "loss")):
+        for j, protocol in enumerate(protocols):
+            xs, means, low, high = [], [], [], []
+            for i, place in enumerate(places):
+                cell = grid[place].get(protocol)
+                if cell is None:
+                    continue
+                value, (lo, hi) = (cell.mono, cell.mono_range) if key == "mono" else (cell.loss, cell.loss_range)
+                xs.append(i + (j - (len(protocols) - 1) / 2) * width)
+                means.append(value), low.append(value - lo), high.append(hi - value)
+            ax.bar(xs, means, width, yerr=[low, high], capsize=2, color=PROTOCOL_COLOURS[protocol], label=protocol)
+        drawn = [(i, references[place]) for i, place in enumerate(places) if place in (references or {})]
+        for n, (i, (label, mono, loss)) in enumerate(drawn):
+            ax.hlines(mono if key == "mono" else loss, i - 0.45, i + 0.45, colors="black", linestyles="--",
+                      lw=1, label="Table 1's model (seed 0, its own steps)" if n == 0 else None)
+        ax.set_xticks(range(len(places)), places, fontsize=8)
+        ax.set_ylabel(LABELS["mono_per_feature" if key == "mono" else "loss"])
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from monosem_lib import batches, remedies, store
+from monosem_lib import batches, fragility, remedies, store
 from monosem_lib.config import ConfigError, ModelConfig, REMEDY_DEFAULTS
 from monosem_lib.training import train
 
@@ -122,3 +122,19 @@ def test_the_beyond_batches_hold_each_remedy_at_its_one_setting():
     xl = batches.configs("XL", "cpu")
     assert {c.lr for c in xl} == set(batches.PRESETS["cpu"].lrs)
     assert {remedies.strength(c) for c in xl if remedies.protocol(c) != "paper"} == {0.3, 1.0}
+
+
+def fake_row(batch, where, protocol, strength, mono, loss, seed=0):
+    return fragility.Row(batch, seed, where, protocol, strength, mono, loss, model=None)
+
+
+def test_the_verdict_table_averages_seeds_and_takes_d1s_decay_as_the_papers_on_abs():
+    rows = [fake_row("XA", "XA", "paper", 10 ** -1.5, 0.30, 0.90, seed) for seed in (0, 1)] + \
+           [fake_row("XA", "XA", "paper", 0.3, 0.0, 1.3)] + \
+           [fake_row("XA", "XA", "silent", 0.3, mono, 0.89, seed) for seed, mono in ((0, 0.2), (1, 0.4))]
+    grid = fragility.table(rows)["XA"]
+    assert grid["paper"].mono == pytest.approx(0.30) and grid["paper"].seeds == 2
+    assert grid["silent"].mono == pytest.approx(0.30) and grid["silent"].mono_range == (0.2, 0.4)
+    assert fragility.at_least_as_good(grid["silent"], 0.31, 0.89 / 1.005)     # within both tolerances
+    assert not fragility.at_least_as_good(grid["silent"], 0.33, 0.90)         # 0.03 less monosemantic
+    assert not fragility.at_least_as_good(grid["silent"], 0.30, 0.87)         # 2.3 % higher loss

@@ -262,7 +262,8 @@ def test_list_shows_every_batch_with_figures_and_the_presets():
 
 
 def test_registry_has_table_1():
-    assert len(batches.TABLE_1) == 21 and set(batches.BATCHES) - set(batches.TABLE_1) == {"BD", "ER1"}
+    assert len(batches.TABLE_1) == 21
+    assert set(batches.BATCHES) - set(batches.TABLE_1) == {"BD", "ER1", *batches.BEYOND}
     paper = {c.lr: c for c in batches.configs("LR3", "paper")}
     c = paper[0.03]
     assert (c.n, c.d, c.k, c.batch_size, c.eps, c.decay, c.offset, c.steps) == (512, 64, 1024, 8192, 1 / 64, 0.03, -1.0, 2 ** 17)

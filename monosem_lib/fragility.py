@@ -1,0 +1,194 @@
+"""Beyond the paper: is the bias decay still fragile under a remedy (remedies.py)? The chapter's
+numbers: every model of the beyond batches over every stored seed, grouped by setting and protocol,
+and the verdict against the paper's protocol at equal training length and against LR3 and D1.
+"""
+import dataclasses
+import math
+import statistics
+
+from . import batches, metrics, remedies, store
+
+REMEDIES = ("silent", "tied", "regulariser")
+PROTOCOLS = ("paper",) + REMEDIES
+# The fragile places of the paper's protocol that the verdict batches test, and Table 1's batch each is
+# compared against.
+SETTINGS = {"XL": "LR3", "XA": "D1", "XE": "E1", "XB": "B3"}
+MONO_TOLERANCE = 0.02   # as `verify`: mono/N within 0.02 counts as equal
+LOSS_TOLERANCE = 0.01   # and the loss within 1 %
+
+
+@dataclasses.dataclass
+class Row:
+    """One trained model of a beyond batch, reduced to what the chapter compares."""
+    batch: str
+    seed: int
+    setting: str       # where it was trained: "XL lr 0.01", "XA", ...
+    protocol: str      # remedies.protocol
+    strength: float
+    mono: float        # # mono neurons / N
+    loss: float        # min. smoothed loss
+    model: object
+
+
+def setting(batch: str, config) -> str:
+    return f"{batch} lr {config.lr:g}" if batch in ("XL", "XS") else batch
+
+
+def gather(preset: str, results_dir=None) -> tuple[list[Row], dict]:
+    """(every stored model of the beyond batches at every stored seed, {batch: seeds found})."""
+    rows, seeds = [], {}
+    for name in batches.BEYOND:
+        seeds[name] = store.seeds(name, preset, results_dir)
+        for seed in seeds[name]:
+            for m in store.load(name, preset, seed, results_dir):
+                s = metrics.summary(m)
+                rows.append(Row(name, seed, setting(name, m.config), remedies.protocol(m.config),
+                                remedies.strength(m.config), s["mono_per_feature"], s["loss"], m))
+    return rows, seeds
+
+
+@dataclasses.dataclass
+class Cell:
+    """One protocol at one setting over seeds: mean and range of mono/N and loss."""
+    mono: float
+    mono_range: tuple
+    loss: float
+    loss_range: tuple
+    seeds: int
+
+    @classmethod
+    def of(cls, rows):
+        monos, losses = [r.mono for r in rows], [r.loss for r in rows]
+        return cls(statistics.fmean(monos), (min(monos), max(monos)), statistics.fmean(losses),
+                   (min(losses), max(losses)), len(rows))
+
+
+def at_setting(rows: list[Row], protocol: str, where: str) -> Cell | None:
+    """A protocol at one place of the verdict batches, over seeds. A verdict batch holds each remedy
+    once; where it holds the paper's decay at two rates (XA), the slower one is Table 1's (D1's best)."""
+    chosen = [r for r in rows if r.setting == where and r.protocol == protocol and r.batch in SETTINGS]
+    if protocol == "paper" and chosen:
+        slowest = min(r.strength for r in chosen)
+        chosen = [r for r in chosen if r.strength == slowest]
+    return Cell.of(chosen) if chosen else None
+
+
+def places(rows: list[Row]) -> list[str]:
+    """The verdict's settings present, in the chapter's order."""
+    found = {r.setting for r in rows if r.batch in SETTINGS}
+    return sorted(found, key=lambda s: (list(SETTINGS).index(s.split()[0]), s))
+
+
+def table(rows: list[Row]) -> dict:
+    """{setting: {protocol: Cell}} for the verdict batches."""
+    return {where: {p: cell for p in PROTOCOLS if (cell := at_setting(rows, p, where)) is not None}
+            for where in places(rows)}
+
+
+def reference(where: str, preset: str, results_dir=None):
+    """Table 1's model for a setting at `preset` seed 0 (its own training length), or None."""
+    name = SETTINGS[where.split()[0]]
+    try:
+        models = store.load(name, preset, 0, results_dir)
+    except store.StoreError:
+        return None
+    match = {"LR3": lambda c: math.isclose(c.lr, float(where.split()[-1])),
+             "D1": lambda c: math.isclose(c.decay, 10 ** -1.5),
+             "E1": lambda c: math.isclose(c.eps, 2 ** -8),
+             "B3": lambda c: c.offset == -2.0}[name]
+    found = [m for m in models if match(m.config)]
+    return found[0] if found else None
+
+
+def at_least_as_good(cell: Cell, mono: float, loss: float) -> bool:
+    """At least as monosemantic (within MONO_TOLERANCE) at no higher loss (within LOSS_TOLERANCE)."""
+    return cell.mono >= mono - MONO_TOLERANCE and cell.loss <= loss * (1 + LOSS_TOLERANCE)
+
+
+def verdicts(rows: list[Row], preset: str, results_dir=None) -> dict:
+    """Per remedy: at how many settings it is at least as good as the paper's protocol at equal
+    length, and (decoder lr range and abs task) as Table 1's LR3 and D1 models; and whether one
+    setting of it does so everywhere."""
+    grid = table(rows)
+    out = {}
+    for remedy in REMEDIES:
+        equal, table1, unmatched = [], [], 0
+        for where, cells in grid.items():
+            if remedy not in cells or "paper" not in cells:
+                continue
+            equal.append((where, at_least_as_good(cells[remedy], cells["paper"].mono, cells["paper"].loss)))
+            ref = reference(where, preset, results_dir) if where.split()[0] in ("XL", "XA") else None
+            unmatched += ref is None and where.split()[0] in ("XL", "XA")
+            if ref is not None:
+                s = metrics.summary(ref)
+                table1.append((where, at_least_as_good(cells[remedy], s["mono_per_feature"], s["loss"])))
+        out[remedy] = {"vs_paper": equal, "vs_table1": table1,
+                       "everywhere": (any(w == "XA" for w, _ in table1) and not unmatched
+                                      and all(ok for _, ok in table1))}
+    return out
+
+
+def verdict_markdown(rows: list[Row], preset: str, results_dir=None) -> str:
+    """The chapter's verdict table: mean mono/N and loss over seeds per setting and protocol, and
+    each remedy's tally."""
+    grid = table(rows)
+    head = ("| setting | reference (Table 1, seed 0) | " + " | ".join(PROTOCOLS) + " |\n"
+            + "|---" * (len(PROTOCOLS) + 2) + "|\n")
+    lines = []
+    for where, cells in grid.items():
+        ref = reference(where, preset, results_dir)
+        ref_text = "–"
+        if ref is not None:
+            s = metrics.summary(ref)
+            ref_text = f"{SETTINGS[where.split()[0]]}: {s['mono_per_feature']:.3f} / {s['loss']:.3f} ({ref.config.steps} steps)"
+        cols = [f"{c.mono:.3f} / {c.loss:.3f} (n={c.seeds})" if (c := cells.get(p)) else "–" for p in PROTOCOLS]
+        lines.append(f"| {where} | {ref_text} | " + " | ".join(cols) + " |")
+    tally = []
+    for remedy, v in verdicts(rows, preset, results_dir).items():
+        wins = sum(ok for _, ok in v["vs_paper"])
+        t1 = sum(ok for _, ok in v["vs_table1"])
+        answer = "yes" if v["everywhere"] else "no"
+        tally.append(f"- **{remedy}**: at least as good as the paper's protocol at equal length at {wins} of "
+                     f"{len(v['vs_paper'])} settings, and as Table 1's LR3 / D1 models at {t1} of "
+                     f"{len(v['vs_table1'])}; one setting across the decoder's lr range and the abs task: **{answer}**")
+    return ("Each cell: mean # mono / N and mean min. loss over the seeds (n) at the preset's steps.\n\n"
+            + head + "\n".join(lines) + "\n\n" + "\n".join(tally))
+
+
+def evidence(preset: str, results_dir=None) -> str:
+    """The paper's protocol where it is fragile, from Table 1's stored models at `preset` (seed 0)."""
+    lines = []
+    for name, label, field in (("D1", "abs task, bias decay", "decay"), ("E1", "decoder, eps", "eps"),
+                               ("B3", "decoder, offset", "offset")):
+        try:
+            models = store.load(name, preset, 0, results_dir)
+        except store.StoreError:
+            lines.append(f"- {name}: not stored at preset {preset!r}")
+            continue
+        cells = [f"{getattr(m.config, field):.3g}: mono/N {s['mono_per_feature']:.3f}, loss {s['loss']:.3f}"
+                 for m in models for s in [metrics.summary(m)]]
+        lines.append(f"- {name} ({label} →) " + "; ".join(cells))
+    return "\n".join(lines)
+
+
+def reading(rows: list[Row], preset: str, results_dir=None) -> str:
+    """The verdict in words, from the numbers: per remedy, where it beats the paper's protocol and
+    where it falls short."""
+    if not rows:
+        return ""
+    grid = table(rows)
+    out = []
+    for remedy, v in verdicts(rows, preset, results_dir).items():
+        good = [where for where, ok in v["vs_paper"] if ok]
+        bad = [f"{where} (mono/N {grid[where][remedy].mono:.3f} vs {grid[where]['paper'].mono:.3f}, "
+               f"loss {grid[where][remedy].loss:.3f} vs {grid[where]['paper'].loss:.3f})"
+               for where, ok in v["vs_paper"] if not ok]
+        out.append(f"**{remedy}** is at least as good as the paper's protocol at equal length at "
+                   f"{', '.join(good) or 'no setting'}; it falls short at {'; '.join(bad) or 'no setting'}.")
+    best = [r for r, v in verdicts(rows, preset, results_dir).items() if v["everywhere"]]
+    out.append(f"**Answer at preset `{preset}`:** " + (
+        f"{', '.join(best)} matches Table 1's LR3 and D1 models at every learning rate and on the abs task "
+        "with one setting." if best else
+        "no remedy, at its one setting, is at least as monosemantic as Table 1's LR3 and D1 models at no "
+        "higher loss across the decoder's whole learning-rate range and the abs task."))
+    return "\n\n".join(out)
