@@ -199,6 +199,9 @@ def _beyond() -> dict[str, Batch]:
     return {b.name: b for b in [
         Batch("XL", "Remedies across the learning-rate range (decoder, against LR3)", "beyond", "lr, " + PROTOCOL,
               dict(**uni), lambda p: [{"lr": lr, **s} for lr in p.lrs for s in REMEDY_SETTINGS.values()]),
+        # XL trains for the preset's steps; LR3's slowest lr needs the lr sweeps' length to learn at all.
+        Batch("XLS", "Remedies at the slowest lr, trained as long as LR3", "beyond", "lr, " + PROTOCOL,
+              dict(**uni), lambda p: [{"lr": p.lrs[0], **s} for s in REMEDY_SETTINGS.values()], lr_sweep=True),
         # The strengths on both sides of each setting (XL's lr 0.01 models hold the settings), and the
         # zero-mean-bias start with no decay that the paper's regulariser is measured against.
         Batch("XS", "Remedy strengths swept (decoder, lr 0.01)", "beyond", PROTOCOL, dict(lr=0.01, **uni),
