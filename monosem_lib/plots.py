@@ -339,20 +339,22 @@ def _mean_and_range(values):
 
 
 def protocol_lines(rows, x_of, xlabel: str, keys=("mono", "loss"), references: dict | None = None,
-                   log: bool = True, title: str = ""):
+                   log: bool = True, title: str = "", long_batch: str | None = None):
     """The chapter "Beyond the paper": mono/N and loss against `x_of(row)` (a strength, a learning
-    rate), one line per protocol: mean over seeds, bars spanning min to max. `references`: label →
-    {x: (mono, loss)} drawn as dashed markers (Table 1's models)."""
+    rate), one line per protocol: mean over seeds, bars spanning min to max. Rows of `long_batch`
+    (trained longer) are drawn apart, as diamonds. `references`: label → {x: (mono, loss)} drawn as
+    dashed markers (Table 1's models)."""
     fig, axes = plt.subplots(len(keys), 1, figsize=(6, 2.6 * len(keys)), sharex=True, squeeze=False)
-    by_protocol = {}
+    groups = {}
     for r in rows:
-        by_protocol.setdefault(r.protocol, {}).setdefault(x_of(r), []).append(r)
+        groups.setdefault((r.protocol, r.batch == long_batch), {}).setdefault(x_of(r), []).append(r)
     for ax, key in zip(axes[:, 0], keys):
-        for protocol, points in by_protocol.items():
+        for (protocol, long), points in groups.items():
             xs = sorted(points)
             stats = [_mean_and_range([getattr(r, key) for r in points[x]]) for x in xs]
             ax.errorbar(xs, [s[0] for s in stats], yerr=[[s[1] for s in stats], [s[2] for s in stats]],
-                        fmt="o-", ms=4, capsize=3, color=PROTOCOL_COLOURS.get(protocol), label=protocol)
+                        fmt="D" if long else "o-", ms=6 if long else 4, capsize=3, mfc="none" if long else None,
+                        color=PROTOCOL_COLOURS.get(protocol), label=f"{protocol} ({long_batch})" if long else protocol)
         for i, (label, points) in enumerate((references or {}).items()):
             xs = sorted(points)
             ax.plot(xs, [points[x][0 if key == "mono" else 1] for x in xs], "s--", ms=5, mfc="none",
