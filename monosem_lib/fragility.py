@@ -186,6 +186,11 @@ def reading(rows: list[Row], preset: str, results_dir=None) -> str:
                for where, ok in v["vs_paper"] if not ok]
         out.append(f"**{remedy}** is at least as good as the paper's protocol at equal length at "
                    f"{', '.join(good) or 'no setting'}; it falls short at {'; '.join(bad) or 'no setting'}.")
+    sweep = best_strengths(rows)
+    if sweep:
+        out.append("**The strength sweep** (decoder, lr 0.01), the most monosemantic strength of each protocol: "
+                   + "; ".join(f"{p} {x:g} (mono/N {cell.mono:.3f}, loss {cell.loss:.3f})" for p, (x, cell) in sweep.items())
+                   + ". A strength other than the one setting was not tried elsewhere.")
     best = [r for r, v in verdicts(rows, preset, results_dir).items() if v["everywhere"]]
     out.append(f"**Answer at preset `{preset}`:** " + (
         f"{', '.join(best)} matches Table 1's LR3 and D1 models at every learning rate and on the abs task "
@@ -193,3 +198,16 @@ def reading(rows: list[Row], preset: str, results_dir=None) -> str:
         "no remedy, at its one setting, is at least as monosemantic as Table 1's LR3 and D1 models at no "
         "higher loss across the decoder's whole learning-rate range and the abs task."))
     return "\n\n".join(out)
+
+
+def best_strengths(rows: list[Row]) -> dict:
+    """Per protocol, the strength of the strength sweep (XS with XL's lr 0.01 models) with the highest
+    mean mono/N over seeds: protocol → (strength, Cell)."""
+    sweep = [r for r in rows if r.batch in ("XS", "XL") and r.setting.endswith("lr 0.01") and r.protocol in PROTOCOLS]
+    best = {}
+    for protocol in PROTOCOLS:
+        strengths = sorted({r.strength for r in sweep if r.protocol == protocol})
+        cells = [(x, Cell.of([r for r in sweep if r.protocol == protocol and r.strength == x])) for x in strengths]
+        if cells:
+            best[protocol] = max(cells, key=lambda xc: xc[1].mono)
+    return best

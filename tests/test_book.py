@@ -57,13 +57,14 @@ def build_preset() -> str:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium chromium-driver)")
-def test_book_explorer_works_offline(browser):
-    page = next(f for f in toc_files() if "offset-sweep" in f)
+@pytest.mark.parametrize("stem", ["offset-sweep", "7-beyond"])  # sliders: (offset, eps), (protocol, strength)
+def test_book_explorer_works_offline(browser, stem):
+    page = next(f for f in toc_files() if stem in f)
     with serve(HTML) as base:
         browser.get(f"{base}/{page}.html")
         first = visible(browser)
-        after_column = press_right(browser, 1, first)  # feature frequency
-        after_row = press_right(browser, 0, after_column)  # bias offset
+        after_column = press_right(browser, 1, first)  # the second slider
+        after_row = press_right(browser, 0, after_column)  # the first
         assert len({first[1], after_column[1], after_row[1]}) == 3, (first[1], after_column[1], after_row[1])
         remote = sorted(u for u in requested_urls(browser) if not is_local(u))
     assert not remote, f"requests left localhost: {remote}"
