@@ -189,7 +189,8 @@ def reading(rows: list[Row], preset: str, results_dir=None) -> str:
     sweep = best_strengths(rows)
     if sweep:
         out.append("**The strength sweep** (decoder, lr 0.01), the most monosemantic strength of each protocol: "
-                   + "; ".join(f"{p} {x:g} (mono/N {cell.mono:.3f}, loss {cell.loss:.3f})" for p, (x, cell) in sweep.items())
+                   + "; ".join(f"{p} {x:g} (mono/N {cell.mono:.3f}, loss {cell.loss:.3f}, {cell.seeds} seed"
+                             f"{'s' if cell.seeds > 1 else ''})" for p, (x, cell) in sweep.items())
                    + ". A strength other than the one setting was not tried elsewhere.")
     best = [r for r, v in verdicts(rows, preset, results_dir).items() if v["everywhere"]]
     out.append(f"**Answer at preset `{preset}`:** " + (
