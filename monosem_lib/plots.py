@@ -331,6 +331,7 @@ def scatter_loss_mono(groups: dict, title: str = ""):
 
 
 PROTOCOL_COLOURS = {"paper": "C3", "silent": "C0", "tied": "C2", "regulariser": "C1", "none": "C7"}
+PROTOCOL_CMAPS = {"paper": "Reds", "silent": "Blues", "tied": "Greens", "regulariser": "Oranges", "none": "Greys"}
 
 
 def _mean_and_range(values):

@@ -59,7 +59,7 @@ class BiasUpdate:
         rho = per_model("bias_reg")
         self.pull = (rho * self.lr)[:, None] if bool(rho.any()) else None
         self.target = per_model("bias_target")[:, None]
-        self.last_coherence = None  # (models,): the latest c, for tests and diagnostics
+        self.last_coherence = None  # (models,): the latest c, kept for diagnostics
 
     def _rate(self, strength: torch.Tensor):
         return (strength * self.lr)[:, None] if bool(strength.any()) else None  # (models, 1) or None
