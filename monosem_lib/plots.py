@@ -3,6 +3,7 @@
 No backend is set here, so figures display inline in notebooks."""
 import math
 
+import matplotlib.ticker
 import matplotlib.pyplot as plt
 import torch
 
@@ -363,7 +364,10 @@ def protocol_lines(rows, x_of, xlabel: str, keys=("mono", "loss"), references: d
         ax.set_ylabel(LABELS["mono_per_feature" if key == "mono" else "loss"])
         if log:
             ax.set_xscale("log")
-    axes[0, 0].legend(fontsize=7)
+        ticks = sorted({x for points in groups.values() for x in points})
+        ax.set_xticks(ticks, [f"{x:g}" for x in ticks])  # the swept values, not log-scale minor labels
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no point hidden
     axes[-1, 0].set_xlabel(xlabel)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
