@@ -176,9 +176,8 @@ def _extras() -> dict[str, Batch]:
 # Beyond the paper (its §6): the three remedies for the fragile bias decay (remedies.py), each at one
 # setting fixed before any was trained (the middle of its strength sweep), against the paper's protocol
 # at equal training length (the preset's steps) where that protocol is fragile.
-PAPER_DECAY = dict(decay=0.03, offset=-1.0)          # LR3's protocol
 REMEDY_SETTINGS = {                                  # each replaces the paper's decay
-    "paper": PAPER_DECAY,
+    "paper": dict(decay=0.03, offset=-1.0),          # LR3's protocol
     "silent": dict(silent_decay=0.3, offset=-1.0),
     "tied": dict(tied_decay=0.3, offset=-1.0),
     "regulariser": dict(bias_reg=1.0, offset=0.0),
@@ -189,7 +188,7 @@ PROTOCOL = "offset, decay, silent_decay, tied_decay, bias_reg"  # the fields tha
 
 
 def _remedies(**overrides):
-    """The four protocols, each with `overrides` (dict per protocol name, or shared fields)."""
+    """The sweep of the four protocols at their settings, each updated by `overrides[its name]`."""
     return lambda p: [{**setting, **overrides.get(name, {})} for name, setting in REMEDY_SETTINGS.items()]
 
 
@@ -221,8 +220,9 @@ def _beyond() -> dict[str, Batch]:
 BATCHES = _registry()
 TABLE_1 = tuple(BATCHES)
 BATCHES.update(_extras())
-BEYOND = tuple(_beyond())
-BATCHES.update(_beyond())
+_BEYOND = _beyond()
+BEYOND = tuple(_BEYOND)
+BATCHES.update(_BEYOND)
 
 
 def get_batch(name: str) -> Batch:

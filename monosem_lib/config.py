@@ -10,7 +10,6 @@ from .tasks import TASKS
 
 
 PRECISIONS = ("fp32", "tf32")  # float32 matmuls on CUDA: full fp32, or TF32 tensor cores
-REMEDY_DEFAULTS = {"silent_decay": 0.0, "tied_decay": 0.0, "bias_reg": 0.0, "bias_target": -1.0}
 
 
 class ConfigError(ValueError):
@@ -78,8 +77,12 @@ class ModelConfig:
     def to_dict(self) -> dict:
         """The model's identity (its store key hashes this). A remedy field at its default is left
         out, so every model trained before the remedies existed keeps its key."""
-        fields = dataclasses.asdict(self)
-        return {k: v for k, v in fields.items() if k not in REMEDY_DEFAULTS or v != REMEDY_DEFAULTS[k]}
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in REMEDY_DEFAULTS or v != REMEDY_DEFAULTS[k]}
+
+
+REMEDY_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelConfig)
+                   if f.name in ("silent_decay", "tied_decay", "bias_reg", "bias_target")}
 
 
 def check(condition: bool, message: str) -> None:

@@ -8,7 +8,7 @@ import statistics
 
 from . import batches, metrics, remedies, store
 
-REMEDIES = ("silent", "tied", "regulariser")
+REMEDIES = tuple(remedies.FIELDS)  # silent, tied, regulariser
 PROTOCOLS = ("paper",) + REMEDIES
 # The fragile places of the paper's protocol that the verdict batches test, and Table 1's batch each is
 # compared against.
@@ -73,31 +73,27 @@ def at_setting(rows: list[Row], protocol: str, where: str) -> Cell | None:
     return Cell.of(chosen) if chosen else None
 
 
-def places(rows: list[Row]) -> list[str]:
-    """The verdict's settings present, in the chapter's order."""
-    found = {r.setting for r in rows if r.batch in SETTINGS}
-    return sorted(found, key=lambda s: (list(SETTINGS).index(s.split()[0]), s))
-
-
 def table(rows: list[Row]) -> dict:
-    """{setting: {protocol: Cell}} for the verdict batches."""
-    return {where: {p: cell for p in PROTOCOLS if (cell := at_setting(rows, p, where)) is not None}
-            for where in places(rows)}
+    """{place: {protocol: Cell}} for the verdict batches, places in the chapter's order."""
+    order = sorted({(list(SETTINGS).index(r.batch), r.setting) for r in rows if r.batch in SETTINGS})
+    return {place: {p: cell for p in PROTOCOLS if (cell := at_setting(rows, p, place)) is not None}
+            for _, place in order}
 
 
-def reference(where: str, preset: str, results_dir=None):
-    """Table 1's model for a setting at `preset` seed 0 (its own training length), or None."""
-    name = SETTINGS[where.split()[0]]
+def reference(batch: str, lr: float, preset: str, results_dir=None):
+    """Table 1's model for a place of `batch` at `preset`, seed 0 (its own training length), with its
+    summary: (model, metrics.summary), or None where it is not stored."""
+    name = SETTINGS[batch]
     try:
         models = store.load(name, preset, 0, results_dir)
     except store.StoreError:
         return None
-    match = {"LR3": lambda c: math.isclose(c.lr, float(where.split()[-1])),
+    match = {"LR3": lambda c: math.isclose(c.lr, lr),
              "D1": lambda c: math.isclose(c.decay, 10 ** -1.5),
              "E1": lambda c: math.isclose(c.eps, 2 ** -8),
              "B3": lambda c: c.offset == -2.0}[name]
     found = [m for m in models if match(m.config)]
-    return found[0] if found else None
+    return (found[0], metrics.summary(found[0])) if found else None
 
 
 def at_least_as_good(cell: Cell, mono: float, loss: float) -> bool:
@@ -105,47 +101,58 @@ def at_least_as_good(cell: Cell, mono: float, loss: float) -> bool:
     return cell.mono >= mono - MONO_TOLERANCE and cell.loss <= loss * (1 + LOSS_TOLERANCE)
 
 
-def verdicts(rows: list[Row], preset: str, results_dir=None) -> dict:
-    """Per remedy: at how many settings it is at least as good as the paper's protocol at equal
-    length, and (decoder lr range and abs task) as Table 1's LR3 and D1 models; and whether one
-    setting of it does so everywhere. At the lr XLS trains as long as LR3, XLS stands for XL."""
+@dataclasses.dataclass
+class Judgement:
+    """The chapter's verdict, computed once: the table, Table 1's references and each remedy's tally."""
+    rows: list
+    where: dict      # place → (its batch, its lr)
+    grid: dict       # place → protocol → Cell
+    refs: dict       # place → (Table 1's model, its summary), where stored
+    remedies: dict   # remedy → {"vs_paper": [(place, ok)], "vs_table1": [(place, ok)], "everywhere": bool}
+
+
+def judge(rows: list[Row], preset: str, results_dir=None) -> Judgement:
+    """Per remedy: at which places it is at least as good as the paper's protocol at equal length,
+    and (decoder lr range and abs task) as Table 1's LR3 and D1 models; and whether one setting of it
+    does so everywhere. At the lr XLS trains as long as LR3, XLS stands for XL."""
     grid = table(rows)
-    out = {}
+    where = {r.setting: (r.batch, r.model.config.lr) for r in rows if r.setting in grid}
+    refs = {place: ref for place, (batch, lr) in where.items()
+            if (ref := reference(batch, lr, preset, results_dir)) is not None}
+    long_lrs = {lr for batch, lr in where.values() if batch == "XLS"}
+    compared = [place for place, (batch, lr) in where.items()
+                if batch in ("XLS", "XA") or (batch == "XL" and lr not in long_lrs)]
+    verdicts = {}
     for remedy in REMEDIES:
-        equal, table1, unmatched = [], [], 0
-        for where, cells in grid.items():
-            if remedy not in cells or "paper" not in cells:
-                continue
-            equal.append((where, at_least_as_good(cells[remedy], cells["paper"].mono, cells["paper"].loss)))
-            compared = where.split()[0] in ("XLS", "XA") or (where.split()[0] == "XL" and "XLS" + where[2:] not in grid)
-            ref = reference(where, preset, results_dir) if compared else None
-            unmatched += ref is None and compared
-            if ref is not None:
-                s = metrics.summary(ref)
-                table1.append((where, at_least_as_good(cells[remedy], s["mono_per_feature"], s["loss"])))
-        out[remedy] = {"vs_paper": equal, "vs_table1": table1,
-                       "everywhere": (any(w == "XA" for w, _ in table1) and not unmatched
-                                      and all(ok for _, ok in table1))}
-    return out
+        judged = [place for place in grid if remedy in grid[place] and "paper" in grid[place]]
+        vs_paper = [(place, at_least_as_good(grid[place][remedy], grid[place]["paper"].mono, grid[place]["paper"].loss))
+                    for place in judged]
+        vs_table1 = [(place, at_least_as_good(grid[place][remedy], refs[place][1]["mono_per_feature"],
+                                              refs[place][1]["loss"]))
+                     for place in judged if place in compared and place in refs]
+        everywhere = (any(place == "XA" for place, _ in vs_table1)
+                      and all(place in refs for place in compared if place in judged)
+                      and all(ok for _, ok in vs_table1))
+        verdicts[remedy] = {"vs_paper": vs_paper, "vs_table1": vs_table1, "everywhere": everywhere}
+    return Judgement(rows, where, grid, refs, verdicts)
 
 
-def verdict_markdown(rows: list[Row], preset: str, results_dir=None) -> str:
-    """The chapter's verdict table: mean mono/N and loss over seeds per setting and protocol, and
-    each remedy's tally."""
-    grid = table(rows)
+def verdict_markdown(j: Judgement) -> str:
+    """The chapter's verdict table: mean mono/N and loss over seeds per place and protocol, and each
+    remedy's tally."""
     head = ("| setting | reference (Table 1, seed 0) | " + " | ".join(PROTOCOLS) + " |\n"
             + "|---" * (len(PROTOCOLS) + 2) + "|\n")
     lines = []
-    for where, cells in grid.items():
-        ref = reference(where, preset, results_dir)
+    for place, cells in j.grid.items():
         ref_text = "–"
-        if ref is not None:
-            s = metrics.summary(ref)
-            ref_text = f"{SETTINGS[where.split()[0]]}: {s['mono_per_feature']:.3f} / {s['loss']:.3f} ({ref.config.steps} steps)"
+        if place in j.refs:
+            model, s = j.refs[place]
+            name = SETTINGS[j.where[place][0]]
+            ref_text = f"{name}: {s['mono_per_feature']:.3f} / {s['loss']:.3f} ({model.config.steps} steps)"
         cols = [f"{c.mono:.3f} / {c.loss:.3f} (n={c.seeds})" if (c := cells.get(p)) else "–" for p in PROTOCOLS]
-        lines.append(f"| {where} | {ref_text} | " + " | ".join(cols) + " |")
+        lines.append(f"| {place} | {ref_text} | " + " | ".join(cols) + " |")
     tally = []
-    for remedy, v in verdicts(rows, preset, results_dir).items():
+    for remedy, v in j.remedies.items():
         wins = sum(ok for _, ok in v["vs_paper"])
         t1 = sum(ok for _, ok in v["vs_table1"])
         answer = "yes" if v["everywhere"] else "no"
@@ -172,27 +179,26 @@ def evidence(preset: str, results_dir=None) -> str:
     return "\n".join(lines)
 
 
-def reading(rows: list[Row], preset: str, results_dir=None) -> str:
+def reading(j: Judgement, preset: str) -> str:
     """The verdict in words, from the numbers: per remedy, where it beats the paper's protocol and
     where it falls short."""
-    if not rows:
+    if not j.rows:
         return ""
-    grid = table(rows)
     out = []
-    for remedy, v in verdicts(rows, preset, results_dir).items():
-        good = [where for where, ok in v["vs_paper"] if ok]
-        bad = [f"{where} (mono/N {grid[where][remedy].mono:.3f} vs {grid[where]['paper'].mono:.3f}, "
-               f"loss {grid[where][remedy].loss:.3f} vs {grid[where]['paper'].loss:.3f})"
-               for where, ok in v["vs_paper"] if not ok]
+    for remedy, v in j.remedies.items():
+        good = [place for place, ok in v["vs_paper"] if ok]
+        bad = [f"{place} (mono/N {j.grid[place][remedy].mono:.3f} vs {j.grid[place]['paper'].mono:.3f}, "
+               f"loss {j.grid[place][remedy].loss:.3f} vs {j.grid[place]['paper'].loss:.3f})"
+               for place, ok in v["vs_paper"] if not ok]
         out.append(f"**{remedy}** is at least as good as the paper's protocol at equal length at "
                    f"{', '.join(good) or 'no setting'}; it falls short at {'; '.join(bad) or 'no setting'}.")
-    sweep = best_strengths(rows)
+    sweep = best_strengths(j.rows)
     if sweep:
         out.append("**The strength sweep** (decoder, lr 0.01), the most monosemantic strength of each protocol: "
                    + "; ".join(f"{p} {x:g} (mono/N {cell.mono:.3f}, loss {cell.loss:.3f}, {cell.seeds} seed"
                              f"{'s' if cell.seeds > 1 else ''})" for p, (x, cell) in sweep.items())
                    + ". A strength other than the one setting was not tried elsewhere.")
-    best = [r for r, v in verdicts(rows, preset, results_dir).items() if v["everywhere"]]
+    best = [r for r, v in j.remedies.items() if v["everywhere"]]
     out.append(f"**Answer at preset `{preset}`:** " + (
         f"{', '.join(best)} matches Table 1's LR3 and D1 models at every learning rate and on the abs task "
         "with one setting." if best else

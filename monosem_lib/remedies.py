@@ -59,7 +59,6 @@ class BiasUpdate:
         rho = per_model("bias_reg")
         self.pull = (rho * self.lr)[:, None] if bool(rho.any()) else None
         self.target = per_model("bias_target")[:, None]
-        self.last_coherence = None  # (models,): the latest c, kept for diagnostics
 
     def _rate(self, strength: torch.Tensor):
         return (strength * self.lr)[:, None] if bool(strength.any()) else None  # (models, 1) or None
@@ -76,8 +75,8 @@ class BiasUpdate:
             if self.silent is not None:
                 b.mul_(1 - self.silent * (~fired))
             if self.tied is not None:
-                self.last_coherence = self.coherence.update(weights)
-                b.mul_(1 - self.tied * (1 - self.last_coherence[:, None]))
+                coherence = self.coherence.update(weights)  # (models,)
+                b.mul_(1 - self.tied * (1 - coherence[:, None]))
         if self.pull is not None:
             b.sub_(self.pull * (b - self.target))
 
