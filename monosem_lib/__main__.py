@@ -49,10 +49,6 @@ def parser() -> argparse.ArgumentParser:
                             "part of each model's identity; on a CPU it changes no number")
     train.add_argument("--publish", action="store_true",
                        help="also put compact copies of these models into published/ (git)")
-    train.add_argument("--step", default=None, choices=training.STEPS,
-                       help="the training step (gradients and LAMB update): plain (default; the reference) or "
-                            "fused (compiled: faster, equal to rounding, not bit-identical; recorded in each "
-                            "model's provenance)")
     train.add_argument("--local", action="store_true",
                        help="train what the local store lacks even where published/ has the model "
                             "(the book then shows your own training)")
@@ -166,8 +162,6 @@ def cmd_train(args) -> int:
     jobs = job_count(args, device, work)
     for name, seed in work:  # bad --only values fail here, before anything trains
         batches.select(name, args.preset, seed, args.only)
-    if args.step:
-        os.environ[training.STEP_ENV_VAR] = args.step  # inherited by the training processes
     start = time.perf_counter()
     store.migrate(args.results_dir)
     cached = store.train_many(work, args.preset, device, args.results_dir, args.force, jobs, args.only,

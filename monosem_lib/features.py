@@ -15,14 +15,17 @@ def frequencies(distribution: str, n: int, eps: float) -> torch.Tensor:
     raise ValueError(f"unknown feature distribution {distribution!r}; valid: {', '.join(DISTRIBUTIONS)}")
 
 
-def sample(freqs: torch.Tensor, batch: int, generators: list) -> torch.Tensor:
-    """Draw feature vectors, one generator per model.
+def sample(freqs: torch.Tensor, batch: int, generators: list, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Draw feature vectors, one generator per model, into `out` if given (reused from step to step).
 
     freqs: (models, n). Returns (models, batch, n).
     One uniform u per entry serves both draws: u < eps_i decides "active", and then
     u / eps_i is itself Uniform[0, 1], so half the random numbers are needed.
     """
-    # Each draw lands on its generator's device (a CUDA generator cannot fill a CPU tensor).
-    u = torch.stack([torch.rand(batch, freqs.shape[1], generator=g, device=g.device) for g in generators])
+    if out is None:
+        out = freqs.new_empty(len(generators), batch, freqs.shape[1])
+    for u, g in zip(out, generators):  # each model's own stream, drawn in place
+        torch.rand(batch, freqs.shape[1], generator=g, device=g.device, out=u)
     eps = freqs[:, None, :]
-    return torch.where(u < eps, u / eps, u.new_zeros(()))
+    inactive = out >= eps
+    return out.div_(eps).masked_fill_(inactive, 0)

@@ -2,11 +2,12 @@
 
 e = W1 x + b,  h = act(e),  y = W2 h   (no output bias)
 """
-import functools
 import math
 
 import torch
 import torch.nn.functional as F
+
+from .scratch import Scratch
 
 ACTIVATIONS = {
     "relu": F.relu,
@@ -61,19 +62,20 @@ class StackedModel(torch.nn.Module):
 
     @torch.no_grad()
     def backward(self, x: torch.Tensor, target: torch.Tensor, l1: torch.Tensor | None,
-                 fused: bool = False, firing: bool = False) -> torch.Tensor:
+                 firing: bool = False, loss: bool = True, scratch=None) -> torch.Tensor | None:
         """Forward and backward by hand: autograd's bookkeeping (graph, transposed-gradient copies)
         costs about a fifth of a step at the cpu preset's sizes. Sets the .grad of W1, b, W2 for
         the loss sum over models of  mean_batch |y - target|² + l1 · mean_batch |h|₁.
-        `fused`: the same arithmetic compiled, its elementwise passes fused (equal to rounding).
         `firing`: also set .fired (models, k): whether each neuron fired (e > 0) on any sample.
+        `loss`: also return the task loss (the training loop logs it every 16th step only).
+        `scratch`: a Scratch whose buffers hold the intermediates and gradients from step to step;
+        the target is then overwritten.
 
         x (models, batch, d), target (models, batch, out), l1 (models,) or None for no penalty.
-        Returns the task loss (models,)."""
+        Returns the task loss (models,), or None when not `loss`."""
         W1, W2 = self.weights()
-        step = fused_gradients() if fused else gradients
-        grad_W1, grad_b, grad_W2, task_loss, self.fired = step(W1, self.b, W2, x, target, l1, self.activation,
-                                                              firing)
+        grad_W1, grad_b, grad_W2, task_loss, self.fired = gradients(W1, self.b, W2, x, target, l1, self.activation,
+                                                                   firing, loss, scratch)
         if self.masks is not None:
             grad_W1.mul_(self.masks[0])
             grad_W2.mul_(self.masks[1])
@@ -81,29 +83,30 @@ class StackedModel(torch.nn.Module):
         return task_loss
 
 
-def gradients(W1, b, W2, x, target, l1, activation: str, firing: bool = False):
+def gradients(W1, b, W2, x, target, l1, activation: str, firing: bool = False, loss: bool = True,
+              scratch: Scratch | None = None):
     """The gradients of one step: W1 (models, k, d), b (models, k), W2 (models, out, k), x (models,
     batch, d), target (models, batch, out), l1 (models,) or None. Returns (grad W1, grad b,
-    grad W2, task loss (models,), fired (models, k) if `firing` else None)."""
-    batch = x.shape[1]
-    e = torch.baddbmm(b[:, None, :], x, W1.transpose(1, 2))  # (models, batch, k)
+    grad W2, task loss (models,) if `loss` else None, fired (models, k) if `firing` else None).
+    With a `scratch` every big tensor is one of its buffers and the target is overwritten."""
+    models, batch, out = target.shape
+    k = W1.shape[1]
+    buffer = scratch or Scratch(keep=False)
+    e = torch.baddbmm(b[:, None, :], x, W1.transpose(1, 2), out=buffer("e", (models, batch, k), x))
     fired = (e > 0).any(1) if firing else None
-    h = ACTIVATIONS[activation](e)
-    residual = torch.baddbmm(target, h, W2.transpose(1, 2), beta=-1)  # y - target (models, batch, out)
-    task_loss = residual.pow(2).sum(-1).mean(-1)
+    h = e.relu_() if activation == "relu" else ACTIVATIONS[activation](e)  # relu's gradient needs h alone
+    # y - target (models, batch, out), into the target's own memory when it is scratch
+    residual = (target.baddbmm_(h, W2.transpose(1, 2), beta=-1) if scratch is not None
+                else torch.baddbmm(target, h, W2.transpose(1, 2), beta=-1))
+    task_loss = residual.pow(2).sum(-1).mean(-1) if loss else None
     dy = residual.mul_(2 / batch)
-    grad_W2 = torch.bmm(dy.transpose(1, 2), h)  # (models, out, k)
-    dh = torch.bmm(dy, W2)  # (models, batch, k)
+    grad_W2 = torch.bmm(dy.transpose(1, 2), h, out=buffer("grad_W2", W2.shape, W2))  # (models, out, k)
+    dh = torch.bmm(dy, W2, out=buffer("dh", (models, batch, k), x))  # (models, batch, k)
     if l1 is not None:
         dh.add_(h.sign() * (l1 / batch)[:, None, None])
     de = ACTIVATION_GRADS[activation](dh, e, h)
-    return torch.bmm(de.transpose(1, 2), x), de.sum(1), grad_W2, task_loss, fired  # grad W1 (models, k, d)
-
-
-@functools.cache
-def fused_gradients():
-    """`gradients` compiled once per process; dynamic shapes, so every stack shape shares it."""
-    return torch.compile(gradients, dynamic=True)
+    return (torch.bmm(de.transpose(1, 2), x, out=buffer("grad_W1", W1.shape, W1)),  # (models, k, d)
+            torch.sum(de, 1, out=buffer("grad_b", b.shape, b)), grad_W2, task_loss, fired)
 
 
 def init_params(d: int, k: int, out: int, offset: float, generator: torch.Generator):

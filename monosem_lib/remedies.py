@@ -33,6 +33,15 @@ class Coherence:
         self.drift = [torch.zeros_like(w) for w in weights]        # EMA of ΔW, each (models, ...)
         self.path = torch.zeros(weights[0].shape[0], device=weights[0].device)  # EMA of |ΔW| (models,)
 
+    def state(self) -> dict:
+        return {"previous": self.previous, "drift": self.drift, "path": self.path}
+
+    def resume(self, state: dict) -> None:
+        for mine, saved in ((self.previous, state["previous"]), (self.drift, state["drift"])):
+            for tensor, value in zip(mine, saved, strict=True):
+                tensor.copy_(value)
+        self.path.copy_(state["path"])
+
     @torch.no_grad()
     def update(self, weights: list[torch.Tensor]) -> torch.Tensor:
         step_sq = torch.zeros_like(self.path)
@@ -62,6 +71,15 @@ class BiasUpdate:
 
     def _rate(self, strength: torch.Tensor):
         return (strength * self.lr)[:, None] if bool(strength.any()) else None  # (models, 1) or None
+
+    def state(self) -> dict:
+        """What a resumed run needs: the coherence's running averages (the rest follows from the configs)."""
+        return {} if self.coherence is None else {key: [t.detach().cpu().clone() for t in v] if isinstance(v, list)
+                                                  else v.detach().cpu().clone() for key, v in self.coherence.state().items()}
+
+    def resume(self, state: dict) -> None:
+        if self.coherence is not None:
+            self.coherence.resume(state)
 
     @property
     def needs_firing(self) -> bool:

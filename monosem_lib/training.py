@@ -17,10 +17,11 @@ import torch
 from tqdm.auto import tqdm
 
 from . import features, metrics, projections, tasks
-from .config import ConfigError, ModelConfig
+from .config import ModelConfig, config_hash
 from .model import StackedModel, erdos_renyi_masks, init_params
 from .optimize import StackedLamb, cosine_lr
 from .remedies import BiasUpdate
+from .scratch import Scratch
 
 LOG_EVERY = 16
 EVAL_BATCH = 4096
@@ -51,9 +52,12 @@ def generator(*parts, device="cpu") -> torch.Generator:
 
 
 def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progress: bool = True,
-          position: int = 0, on_stack=None, max_stack: int = MAX_STACK) -> list[ModelResult]:
+          position: int = 0, on_stack=None, max_stack: int = MAX_STACK, state_dir: Path | None = None
+          ) -> list[ModelResult]:
     """Train every config; results come back in the order given. `position`: the progress bar's line.
-    `on_stack(results)` is called as each stack finishes (to store it before the next one starts)."""
+    `on_stack(results)` is called as each stack finishes (to store it before the next one starts).
+    `state_dir`: where each stack saves its state every SAVE_EVERY seconds, and where a stopped
+    stack's state is found and resumed from (removed once `on_stack` has stored the stack)."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault(c.stack_key(), []).append(i)
@@ -62,27 +66,16 @@ def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progr
     results: list = [None] * len(configs)
     for n, indices in enumerate(stacks):
         label = f"{desc} [{n + 1}/{len(stacks)}]" if len(stacks) > 1 else desc
-        done = train_stack([configs[i] for i in indices], device, label, progress, position)
+        stack = [configs[i] for i in indices]
+        saving = None if state_dir is None else Saving.for_stack(stack, Path(state_dir))
+        done = train_stack(stack, device, label, progress, position, saving)
         for i, result in zip(indices, done):
             results[i] = result
         if on_stack is not None:
             on_stack(done)
+        if saving is not None:
+            saving.discard()
     return results
-
-
-STEPS = ("plain", "fused")
-STEP_ENV_VAR = "MONOSEM_STEP"
-
-
-def step_kind() -> str:
-    """Which form of the step (gradients and LAMB update) trains: "plain" (default, the reference
-    every stored number comes from) or "fused" (compiled, its elementwise passes fused; equal to
-    rounding, not bit-identical). An environment
-    variable, so that the training processes `train --jobs` starts inherit it."""
-    kind = os.environ.get(STEP_ENV_VAR, "plain")
-    if kind not in STEPS:
-        raise ConfigError(f"${STEP_ENV_VAR}={kind!r}; valid: {', '.join(STEPS)}")
-    return kind
 
 
 @contextlib.contextmanager
@@ -151,47 +144,169 @@ def per_model(configs, field: str, device) -> torch.Tensor:
     return torch.tensor([getattr(c, field) for c in configs], dtype=torch.float32, device=device)
 
 
-def train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool, position: int = 0
-                ) -> list[ModelResult]:
-    with matmul_precision(configs[0].precision):
-        return _train_stack(configs, device, desc, progress, position)
+def train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool, position: int = 0,
+                saving=None) -> list[ModelResult]:
+    with matmul_precision(configs[0].precision), flush_denormal():
+        return _train_stack(configs, device, desc, progress, position, saving)
 
 
-def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool, position: int
-                 ) -> list[ModelResult]:
-    c0 = configs[0]
-    model, P, Q, freqs = setup(configs, device)
-    data = [generator("data", c.seed, c.stream, device=device) for c in configs]
-    held_out = tasks.make_batch(c0.task, freqs, P, Q, EVAL_BATCH,
-                                [generator("eval", c.seed, c.stream, device=device) for c in configs])
-    lr, l1 = (per_model(configs, f, device) for f in ("lr", "l1"))
-    l1 = l1 if any(c.l1 for c in configs) else None
-    bias = BiasUpdate(lambda field: per_model(configs, field, device), [model.W1, model.W2], c0.steps)
-    fused = step_kind() == "fused"
-    optimizer = StackedLamb(model.parameters(), fused=fused)
-    logged_steps, logged, checkpoints, trace = [], [], {}, []
+@contextlib.contextmanager
+def flush_denormal():
+    """Subnormal floats as zero on the CPU while a stack trains. Late in a run up to 41 % of LAMB's
+    first moments are subnormal, and the CPU computes with them several times slower; a moment
+    below 1.2e-38 divided by sqrt(v) + 1e-6 is below 1e-32, which no weight of the model can hold,
+    so the weights come out the same bit for bit (tested over whole runs: README). On CPUs
+    without the flag it does nothing. Intra-op threads started before the flag keep theirs: the
+    numbers are the same either way, only the speed differs."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+class Run:
+    """One stack in training: the model, its optimizer, its data streams and what it has recorded.
+    `advance()` takes one step of the protocol; its three phases (`sample`, `learn`, `update`) are
+    separate so that the step benchmark times each. `state()` / `resume(state)` carry everything a
+    stopped run needs to go on to the very numbers of an uninterrupted one."""
+
+    def __init__(self, configs: list[ModelConfig], device: str):
+        self.configs, self.device, c0 = configs, device, configs[0]
+        self.model, self.P, self.Q, self.freqs = setup(configs, device)
+        self.data = [generator("data", c.seed, c.stream, device=device) for c in configs]
+        self.held_out = tasks.make_batch(c0.task, self.freqs, self.P, self.Q, EVAL_BATCH,
+                                         [generator("eval", c.seed, c.stream, device=device) for c in configs])
+        self.lr = per_model(configs, "lr", device)
+        self.l1 = per_model(configs, "l1", device) if any(c.l1 for c in configs) else None
+        self.bias = BiasUpdate(lambda field: per_model(configs, field, device), self.weights, c0.steps)
+        self.optimizer = StackedLamb(self.model.parameters())
+        self.scratch = Scratch()
+        self.step, self.seconds = 0, 0.0  # steps taken; training time before this process resumed it
+        self.logged_steps, self.logged, self.checkpoints, self.trace = [], [], {}, []
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [self.model.W1, self.model.W2]
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        c0 = self.configs[0]
+        return tasks.make_batch(c0.task, self.freqs, self.P, self.Q, c0.batch_size, self.data, self.scratch)
+
+    def learn(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+        """The gradients; the task loss (models,) on the steps that log it, else None."""
+        return self.model.backward(x, target, self.l1, firing=self.bias.needs_firing,
+                                   loss=self.step % LOG_EVERY == 0, scratch=self.scratch)
+
+    def update(self) -> None:
+        self.optimizer.step(cosine_lr(self.lr, self.step, self.configs[0].t_max))
+        self.bias.apply(self.model.b, self.step, self.weights, self.model.fired)
+
+    def record(self, task_loss: torch.Tensor | None) -> None:
+        """The loss every LOG_EVERY steps; a checkpoint and the held-out trace at powers of two."""
+        if task_loss is not None:
+            self.logged_steps.append(self.step)
+            self.logged.append(task_loss)
+        self.step += 1
+        if self.step & (self.step - 1) == 0:
+            self.checkpoints[self.step] = snapshot(self.model)
+            self.trace.append(evaluate(self.model, self.held_out, self.P, self.configs[0]))
+
+    def advance(self) -> None:
+        task_loss = self.learn(*self.sample())
+        self.update()
+        self.record(task_loss)
+
+    def state(self) -> dict:
+        """Everything that changes as the run goes on, as CPU tensors and plain values."""
+        def cpu(tensors):
+            return [t.detach().cpu().clone() for t in tensors]
+        return {"step": self.step, "seconds": self.seconds, "params": cpu(self.model.parameters()),
+                "exp_avg": cpu(self.optimizer.exp_avg), "exp_avg_sq": cpu(self.optimizer.exp_avg_sq),
+                "data": [g.get_state() for g in self.data], "bias": self.bias.state(),
+                "logged_steps": list(self.logged_steps), "logged": cpu(self.logged),
+                "checkpoints": self.checkpoints, "trace": self.trace}
+
+    @torch.no_grad()
+    def resume(self, state: dict) -> None:
+        for tensors, saved in ((list(self.model.parameters()), state["params"]),
+                               (self.optimizer.exp_avg, state["exp_avg"]),
+                               (self.optimizer.exp_avg_sq, state["exp_avg_sq"])):
+            for tensor, value in zip(tensors, saved, strict=True):
+                tensor.copy_(value)
+        for g, value in zip(self.data, state["data"], strict=True):
+            g.set_state(value)
+        self.bias.resume(state["bias"])
+        self.step, self.seconds = state["step"], state["seconds"]
+        self.logged_steps = list(state["logged_steps"])
+        self.logged = [t.to(self.device) for t in state["logged"]]
+        self.checkpoints, self.trace = state["checkpoints"], state["trace"]
+
+
+def _train_stack(configs: list[ModelConfig], device: str, desc: str, progress: bool, position: int,
+                 saving=None) -> list[ModelResult]:
+    run = Run(configs, device)
+    if saving is not None:
+        saving.restore(run)
     start = time.perf_counter()
-    for step in tqdm(range(c0.steps), desc=desc, disable=not progress, mininterval=1.0, leave=False,
-                     position=position):
-        x, target = tasks.make_batch(c0.task, freqs, P, Q, c0.batch_size, data)
-        task_loss = model.backward(x, target, l1, fused, firing=bias.needs_firing)  # (models,)
-        optimizer.step(cosine_lr(lr, step, c0.t_max))
-        bias.apply(model.b, step, [model.W1, model.W2], model.fired)
-        if step % LOG_EVERY == 0:
-            logged_steps.append(step)
-            logged.append(task_loss.detach())
-        done = step + 1
-        if done & (done - 1) == 0:  # a power of two
-            checkpoints[done] = snapshot(model)
-            trace.append(evaluate(model, held_out, P, c0))
+    for _ in tqdm(range(run.step, configs[0].steps), desc=desc, disable=not progress, mininterval=1.0,
+                  leave=False, position=position, initial=run.step, total=configs[0].steps):
+        run.advance()
+        if saving is not None:
+            saving.maybe_save(run, start)
     if device == "cuda":
         torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / len(configs)
-    results = collect(configs, model, P, Q, checkpoints, logged_steps, logged, trace, seconds)
-    origin = provenance(device, c0.precision) | {"stack": len(configs), "step": step_kind()}
+    seconds = (run.seconds + time.perf_counter() - start) / len(configs)
+    results = collect(configs, run.model, run.P, run.Q, run.checkpoints, run.logged_steps, run.logged, run.trace,
+                      seconds)
+    origin = provenance(device, configs[0].precision) | {"stack": len(configs)}
     for r in results:
         r.provenance = origin
     return results
+
+
+SAVE_EVERY = 300.0  # seconds between saved states of a stack: at most this much work is lost to a stop
+
+
+@dataclasses.dataclass
+class Saving:
+    """A stack's saved state, written atomically every `every` seconds of training."""
+    path: Path
+    configs: list
+    every: float = SAVE_EVERY
+    last: float = dataclasses.field(default_factory=time.perf_counter)
+
+    @classmethod
+    def for_stack(cls, configs: list[ModelConfig], directory: Path) -> "Saving":
+        return cls(directory / f"stack-{config_hash([c.to_dict() for c in configs])}.pt", configs, SAVE_EVERY)
+
+    def restore(self, run: Run) -> None:
+        if not self.path.is_file():
+            return
+        try:
+            state = torch.load(self.path, weights_only=True)
+            if state["configs"] != [c.to_dict() for c in self.configs]:
+                raise ValueError("its configs are not this stack's")
+            run.resume(state)
+        except Exception as error:  # a state that cannot be resumed costs only the time it saved
+            print(f"warning: saved state {self.path} not used ({error}); starting the stack afresh")
+            self.path.unlink(missing_ok=True)
+            return
+        print(f"resuming {self.path.name} at step {run.step}")
+
+    def maybe_save(self, run: Run, start: float) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every or run.step == self.configs[0].steps:
+            return
+        state = run.state() | {"configs": [c.to_dict() for c in self.configs], "seconds": run.seconds + now - start}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".tmp-{os.getpid()}-{self.path.name}")
+        torch.save(state, temporary)
+        os.replace(temporary, self.path)
+        self.last = time.perf_counter()
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def snapshot(model: StackedModel) -> dict:

@@ -1,4 +1,5 @@
 """Stacked training equals single runs; the protocol's pieces do what SPEC §2 says."""
+import contextlib
 import dataclasses
 
 import pytest
@@ -6,7 +7,7 @@ import torch
 
 from monosem_lib.config import ConfigError, ModelConfig
 from monosem_lib import training
-from monosem_lib.training import STEP_ENV_VAR, train
+from monosem_lib.training import train
 
 BASE = ModelConfig(n=32, d=8, k=48, batch_size=32, steps=64, t_max=16, eps=1 / 8)
 
@@ -27,18 +28,20 @@ def test_stacked_models_equal_single_runs():
         assert torch.allclose(s.loss, alone.loss, rtol=1e-4)
 
 
-def test_fused_step_trains_the_same_models_to_rounding_and_says_so(monkeypatch):
-    plain = train(sweep(), progress=False)
-    monkeypatch.setenv(STEP_ENV_VAR, "fused")
-    fused = train(sweep(), progress=False)
-    for a, b in zip(plain, fused):
-        assert b.provenance["step"] == "fused" and a.provenance["step"] == "plain"
-        for name in ("W1", "b", "W2"):
-            assert torch.allclose(getattr(a, name), getattr(b, name), atol=1e-4), name
-        assert torch.allclose(a.loss, b.loss, rtol=1e-3)
-    monkeypatch.setenv(STEP_ENV_VAR, "fast")
-    with pytest.raises(ConfigError, match="MONOSEM_STEP='fast'; valid: plain, fused"):
-        train(sweep()[:1], progress=False)
+def test_flushing_subnormals_changes_no_number(monkeypatch):
+    """A run long enough for LAMB's moments to go subnormal, with and without flushing them."""
+    configs = [dataclasses.replace(BASE, steps=1024, lr=0.01, decay=0.3, offset=-1.0),
+               dataclasses.replace(BASE, steps=1024, lr=0.03, eps=1 / 32, stream=1)]
+    flushed = train(configs, progress=False)
+    monkeypatch.setattr(training, "flush_denormal", contextlib.nullcontext)
+    run = training.Run(configs, "cpu")
+    for _ in range(1024):
+        run.advance()
+    m = torch.cat([t.flatten() for t in run.optimizer.exp_avg])
+    assert ((m != 0) & (m.abs() < torch.finfo(torch.float32).tiny)).any()  # there were subnormals to flush
+    for a, b in zip(flushed, train(configs, progress=False)):
+        for name in ("W1", "b", "W2", "loss"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name
 
 
 def test_provenance_names_the_code_this_process_loaded(monkeypatch):

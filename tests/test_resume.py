@@ -1,0 +1,83 @@
+"""A stopped run resumes from its saved state to the very numbers of an uninterrupted run."""
+import dataclasses
+
+import pytest
+import torch
+
+from monosem_lib import training
+from monosem_lib.config import ModelConfig
+from monosem_lib.training import train
+
+BASE = ModelConfig(n=32, d=8, k=48, batch_size=32, steps=64, t_max=16, eps=1 / 8)
+STACKS = {
+    "decoder": [dataclasses.replace(BASE, lr=0.01, decay=0.3, offset=-1.0),
+                dataclasses.replace(BASE, lr=0.03, l1=0.01, distribution="power-law", stream=1)],
+    "remedies": [dataclasses.replace(BASE, lr=0.01, tied_decay=3.0, stream=2),
+                 dataclasses.replace(BASE, lr=0.01, silent_decay=3.0, bias_reg=1.0, stream=3)],
+    "abs": [dataclasses.replace(BASE, task="abs", k=64, lr=0.01, stream=4)],
+    "re-projector, sparse": [dataclasses.replace(BASE, task="re-projector", density=0.5, lr=0.01, stream=5)],
+}
+
+
+class Stop(Exception):
+    pass
+
+
+def interrupted_at(step: int, monkeypatch):
+    """Saving.maybe_save that saves every step and stops the run once it has saved `step`."""
+    save = training.Saving.maybe_save
+
+    def save_then_stop(self, run, start):
+        save(self, run, start)
+        if run.step == step:
+            raise Stop
+    monkeypatch.setattr(training, "SAVE_EVERY", 0.0)
+    monkeypatch.setattr(training.Saving, "maybe_save", save_then_stop)
+
+
+def tensors(result) -> dict:
+    out = {name: getattr(result, name) for name in ("W1", "b", "W2", "loss", "loss_steps")}
+    out |= {f"trace {key}": value for key, value in result.trace.items()}
+    out |= {f"checkpoint {s} {key}": v for s, ck in result.checkpoints.items() for key, v in ck.items()}
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_stopped_run_resumes_bit_for_bit(stack, tmp_path, monkeypatch):
+    configs = STACKS[stack]
+    whole = train(configs, progress=False)
+    with monkeypatch.context() as patch:
+        interrupted_at(37, patch)
+        with pytest.raises(Stop):
+            train(configs, progress=False, state_dir=tmp_path)
+    [saved] = tmp_path.glob("stack-*.pt")
+    assert torch.load(saved, weights_only=True)["step"] == 37
+    resumed = train(configs, progress=False, state_dir=tmp_path)
+    for a, b in zip(whole, resumed):
+        ours, theirs = tensors(a), tensors(b)
+        assert ours.keys() == theirs.keys()
+        for name in ours:
+            assert torch.equal(ours[name], theirs[name]), name
+    assert not list(tmp_path.iterdir())  # the state is removed once the stack is done
+
+
+def test_a_state_of_other_configs_is_not_resumed(tmp_path, monkeypatch, capsys):
+    configs = STACKS["decoder"]
+    with monkeypatch.context() as patch:
+        interrupted_at(20, patch)
+        with pytest.raises(Stop):
+            train(configs, progress=False, state_dir=tmp_path)
+    [saved] = tmp_path.glob("stack-*.pt")
+    other = [dataclasses.replace(c, lr=c.lr * 2) for c in configs]
+    (tmp_path / training.Saving.for_stack(other, tmp_path).path.name).write_bytes(saved.read_bytes())
+    fresh = train(other, progress=False, state_dir=tmp_path)
+    assert "not used (its configs are not this stack's)" in capsys.readouterr().out
+    assert torch.equal(fresh[0].W1, train(other, progress=False)[0].W1)
+
+
+def test_a_corrupt_state_is_set_aside_and_the_stack_starts_afresh(tmp_path, capsys):
+    configs = STACKS["abs"]
+    training.Saving.for_stack(configs, tmp_path).path.write_bytes(b"not a state")
+    result = train(configs, progress=False, state_dir=tmp_path)[0]
+    assert "starting the stack afresh" in capsys.readouterr().out
+    assert torch.equal(result.W1, train(configs, progress=False)[0].W1)
