@@ -114,16 +114,19 @@ def only_filter(text: str) -> tuple[str, list[float]]:
 
 
 def cmd_list(args) -> int:
-    print(f"{'batch':6} {'figures':24} {'sweep':10} title")
+    presets = list(batches.PRESETS.values())
+    print(f"{'batch':6} {'figures':24} {'sweep':10} {'log2 steps at':16} title")
+    print(f"{'':6} {'':24} {'':10} {' / '.join(p.name for p in presets)}")
     for b in batches.BATCHES.values():
-        print(f"{b.name:6} {b.figures:24} {b.sweep:10} {b.title}")
+        steps = " / ".join(f"{b.steps(p).bit_length() - 1}" for p in presets)
+        print(f"{b.name:6} {b.figures:24} {b.sweep:10} {steps:16} {b.title}")
     print("\npresets:")
     published = {p.name for p in store.published_dir().glob("seed*-*.pt")}
     for p in batches.PRESETS.values():
         every = [c for b in batches.BATCHES for c in batches.configs(b, p.name)]
         done = sum(store.file_name(c) in published for c in every)
         print(f"  {p.name:6} N={p.n} d={p.d} steps=2^{p.steps.bit_length() - 1} "
-              f"(lr sweeps 2^{p.lr_sweep_steps.bit_length() - 1}) "
+              f"(lr sweeps 2^{p.lr_sweep_steps.bit_length() - 1}, E1-E4 and D1 2^{p.long_steps.bit_length() - 1}) "
               f"batch={p.batch_work}/k, {p.precision}  ({p.cost}); published: {done} of {len(every)} models")
     return 0
 

@@ -60,6 +60,12 @@ def models_dir(directory=None) -> Path:
     return results_dir(directory) / "models"
 
 
+def states_dir(directory=None) -> Path:
+    """Where stacks in training keep their saved state (training.Saving), by engine: a state saved
+    by code that trains to other numbers is never resumed."""
+    return results_dir(directory) / "states" / f"engine{ENGINE}"
+
+
 def model_path(config: ModelConfig, directory=None) -> Path:
     return models_dir(directory) / file_name(config)
 
@@ -247,7 +253,7 @@ def train_batch(batch: str, preset: str = "cpu", seed: int = 0, device: str = "c
     if todo:
         start = time.perf_counter()
         train(todo, device=device, desc=f"{batch} seed {seed}", progress=progress, position=position,
-              on_stack=lambda done: [save(r, results_dir) for r in done])
+              on_stack=lambda done: [save(r, results_dir) for r in done], state_dir=states_dir(results_dir))
         print(f"{batch} seed {seed}: trained {len(todo)} models in {time.perf_counter() - start:.1f} s "
               f"→ {models_dir(results_dir)}")
     found, missing = available(batch, preset, seed, results_dir, only, precision)
@@ -280,7 +286,7 @@ def train_many(work: list[tuple[str, int]], preset: str = "cpu", device: str = "
                             local)
     elif configs:
         train(configs, device=device, desc=f"{len(configs)} models",
-              on_stack=lambda done: [save(r, directory) for r in done])
+              on_stack=lambda done: [save(r, directory) for r in done], state_dir=states_dir(directory))
     return [not todo[w] for w in work]
 
 

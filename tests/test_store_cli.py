@@ -199,7 +199,7 @@ def test_format_2_batch_files_are_split_into_models(tmp_path, trained):
 @pytest.mark.parametrize("args, message", [
     (["train", "LR9"], "unknown batch 'LR9'; valid: LR1"),
     (["train", "LR1", "LR9"], "unknown batch 'LR9'; valid: LR1"),
-    (["train", "LR1", "--preset", "huge"], "unknown preset 'huge'; valid: paper, cpu, smoke"),
+    (["train", "LR1", "--preset", "huge"], "unknown preset 'huge'; valid: paper, cpu, half, smoke"),
     (["train", "LR1", "--device", "tpu"], "unknown device 'tpu'; valid: cpu, cuda"),
     (["execute", "9.9"], "unknown section '9.9'; valid: 2, 3, 4.1.1"),
     (["execute", "4.1.1", "--batch", "LR9"], "unknown batch 'LR9'"),
