@@ -1,36 +1,29 @@
-"""Training-step benchmark. Prints, for a 6-lr LR3 sweep trained as one stack:
+"""Training-step benchmark. For a 6-lr LR3 sweep trained as one stack (the cpu preset's dims by
+default) it prints:
 
 - the step's ceiling: the same five matmuls of one step, timed alone at the stack's shapes;
-- the trainer's rate with the plain step and with the fused (compiled) optimizer step, in model
-  FLOP/s, ms per model-step and as a fraction of the ceiling;
-- on a CPU: this machine's sgemm peak, two one-thread jobs, and six runs of a per-model loop
-  written the way the authors did (nn.Sequential + torch_optimizer.Lamb + CosineAnnealingLR);
-- on CUDA: fp32 and TF32 matmuls, and the projected GPU-hours for the whole paper preset;
-- with --profile: where the plain step's time goes (torch.profiler, by operator).
+- the step, early (the first --steps steps) and late (after --warm steps, where a run spends its
+  time and LAMB's moments hold subnormal floats), at one and two threads: ms per stack-step, each
+  phase's share (sampling, forward/backward, LAMB and the bias update, bookkeeping: the loss log,
+  checkpoints, the held-out trace) and the step as a fraction of the ceiling; the median of
+  --rounds interleaved rounds, so that a busy machine slows every variant alike;
+- the subnormal share of LAMB's first moments at each point;
+- on a CPU: six runs of a per-model loop written the way the authors did (nn.Sequential +
+  torch_optimizer.Lamb + CosineAnnealingLR), against the stacked trainer;
+- on CUDA: the projected GPU-hours for the whole paper preset.
 
-    python -m benchmarks.train_step [--steps 256] [--preset cpu] [--profile]
-    python -m benchmarks.train_step --device cuda --preset paper --steps 512
+    python -m benchmarks.train_step [--steps 256] [--warm 8192] [--rounds 3] [--preset cpu]
+    python -m benchmarks.train_step --device cuda --preset paper --steps 512 --warm 0
 """
 import argparse
 import dataclasses
-import multiprocessing
-import os
+import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
 from monosem_lib import batches, features, projections, training
 from monosem_lib.training import generator
-
-
-def sgemm_gflops(n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return repeats * 2 * n ** 3 / (time.perf_counter() - start) / 1e9
 
 
 def step_flops(c) -> float:
@@ -39,13 +32,34 @@ def step_flops(c) -> float:
     return 2 * c.batch_size * (2 * c.d * c.k + 3 * c.k * c.n)
 
 
-def stacked(configs, device: str = "cpu", step: str = "plain") -> float:
-    """Wall time of training the configs as one stack, after a warm-up (which compiles the fused step)."""
-    os.environ[training.STEP_ENV_VAR] = step
-    training.train([dataclasses.replace(c, steps=2) for c in configs], device, progress=False)
-    start = time.perf_counter()
-    training.train(configs, device, progress=False)
-    return time.perf_counter() - start
+PHASES = ("sample", "learn", "update", "record")
+
+
+def measure(run: training.Run, steps: int, device: str) -> dict:
+    """ms per stack-step of each phase of the trainer's own step, over `steps` steps of `run`."""
+    seconds = dict.fromkeys(PHASES, 0.0)
+    with training.flush_denormal():
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            batch = run.sample()
+            t1 = time.perf_counter()
+            loss = run.learn(*batch)
+            sync(device)
+            t2 = time.perf_counter()
+            run.update()
+            sync(device)
+            t3 = time.perf_counter()
+            run.record(loss)
+            sync(device)
+            t4 = time.perf_counter()
+            for phase, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                seconds[phase] += dt
+    return {phase: 1000 * s / steps for phase, s in seconds.items()}
+
+
+def subnormal_share(run: training.Run) -> float:
+    m = torch.cat([t.flatten() for t in run.optimizer.exp_avg])
+    return float(((m != 0) & (m.abs() < torch.finfo(torch.float32).tiny)).float().mean())
 
 
 def ceiling(configs, device: str, repeats: int = 50) -> float:
@@ -77,29 +91,14 @@ def sync(device: str) -> None:
 
 
 def profile(configs, device: str, rows: int = 15) -> None:
-    """The plain step's time by operator (self time), over the configs' steps."""
+    """The step's time by operator (self time), over 256 steps of a fresh stack."""
     from torch.profiler import ProfilerActivity
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
-    os.environ[training.STEP_ENV_VAR] = "plain"
+    run = training.Run(configs, device)
     with torch.profiler.profile(activities=activities) as prof:
-        training.train(configs, device, progress=False)
+        measure(run, 256, device)
     key = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
     print(prof.key_averages().table(sort_by=key, row_limit=rows))
-
-
-def _set_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
-
-
-def stacked_in_processes(configs, jobs: int) -> float:
-    """The sweep split over `jobs` one-thread processes, as `train all` runs batches."""
-    parts = [configs[i::jobs] for i in range(jobs)]
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_set_threads, initargs=(max(1, torch.get_num_threads() // jobs),)) as pool:
-        list(pool.map(time.sleep, [0.5] * jobs))  # start every worker before the clock
-        start = time.perf_counter()
-        list(pool.map(stacked, parts))
-    return time.perf_counter() - start
 
 
 def authors_loop(c) -> float:
@@ -130,57 +129,88 @@ def authors_loop(c) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=256, help="steps timed at each point (default 256)")
+    parser.add_argument("--warm", type=int, default=8192, help="steps trained before the late point (default 8192)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is shown")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--profile", action="store_true", help="also print where the plain step's time goes")
+    parser.add_argument("--profile", action="store_true", help="also print where the step's time goes, by operator")
     args = parser.parse_args()
-    sweep = [dataclasses.replace(c, steps=args.steps, lr=lr, stream=i)
+    torch.set_flush_denormal(True)  # before the intra-op pool starts, so its threads inherit the flag
+    threads = (1, 2) if args.device == "cpu" and torch.get_num_threads() >= 2 else (torch.get_num_threads(),)
+    sweep = [dataclasses.replace(c, lr=lr, stream=i)
              for i, (c, lr) in enumerate(zip(batches.configs("LR3", args.preset) * 6, batches.LRS))]
     c = sweep[0]
     print(f"device {args.device}{'' if args.device == 'cpu' else ' ' + torch.cuda.get_device_name()}, "
-          f"threads {torch.get_num_threads()}, torch {torch.__version__}; preset {args.preset}: N={c.n} d={c.d} "
-          f"k={c.k} batch={c.batch_size}, {args.steps} steps, a stack of {len(sweep)} models")
-    flops = len(sweep) * args.steps * step_flops(c)  # model FLOPs of the whole run
-    precisions = ("fp32",) if args.device == "cpu" else ("fp32", "tf32")
-    rates = {}
-    for precision in precisions:
-        configs = [dataclasses.replace(s, precision=precision) for s in sweep]
-        roof = ceiling(configs, args.device) * args.steps
-        print(f"\n{precision} matmuls: ceiling (the step's matmuls alone) {flops / roof / 1e9:9.1f} GFLOP/s, "
-              f"{1000 * roof / args.steps / len(sweep):.3f} ms per model-step")
-        for step in training.STEPS:
-            seconds = stacked(configs, args.device, step)
-            rates[precision, step] = seconds / args.steps / len(sweep)
-            print(f"  trainer, {step:5} step: {flops / seconds / 1e9:9.1f} GFLOP/s, {1000 * rates[precision, step]:.3f} ms "
-                  f"per model-step, {roof / seconds:.0%} of the ceiling (incl. sampling, logging, checkpoints)")
+          f"torch {torch.__version__}; preset {args.preset}: N={c.n} d={c.d} k={c.k} batch={c.batch_size}, "
+          f"a stack of {len(sweep)} models; {args.steps} steps timed early and after {args.warm} steps, "
+          f"median of {args.rounds} interleaved rounds")
+    with training.matmul_precision(c.precision):
+        runs = {"early": training.Run(sweep, args.device), "late": training.Run(sweep, args.device)}
+        measure(runs["late"], args.warm, args.device)
+        table = point_table(runs, threads, args)
+    print_table(table, sweep, runs, args)
     if args.device == "cuda":
-        paper = [cfg for name in batches.BATCHES for cfg in batches.configs(name, "paper")]
-        work = sum(cfg.steps * step_flops(cfg) for cfg in paper) / (args.steps * step_flops(c))
-        for (precision, step), rate in rates.items():
-            print(f"projected, whole paper preset ({len(paper)} models), {precision} {step}: "
-                  f"{work * args.steps * rate / 3600:.1f} GPU-hours (scaled by model FLOPs from this benchmark)")
+        project_paper(table, sweep)
     else:
-        cpu_extras(sweep, flops)
+        authors_comparison(sweep, args.steps, table)
     if args.profile:
         profile(sweep, args.device)
 
 
-def cpu_extras(sweep, flops: float) -> None:
-    """The sgemm peak, two one-thread jobs, and the authors' loop, at the plain step."""
-    os.environ[training.STEP_ENV_VAR] = "plain"
-    peak = sgemm_gflops()
-    print(f"\nsgemm 2048^3 peak:           {peak:8.1f} GFLOP/s")
-    t_stacked = stacked(sweep)
-    print(f"stacked trainer:             {flops / t_stacked / 1e9:8.1f} GFLOP/s ({flops / t_stacked / 1e9 / peak:.0%} of peak)")
-    t_jobs = stacked_in_processes(sweep, 2)
-    print(f"stacked, 2 one-thread jobs:  {flops / t_jobs / 1e9:8.1f} GFLOP/s ({flops / t_jobs / 1e9 / peak:.0%} of peak; "
-          f"as `train all` runs: two 3-model stacks at once)")
-    t_loop = sum(authors_loop(s) for s in sweep)
-    print(f"6-lr sweep, stacked:         {t_stacked:8.1f} s")
-    print(f"6-lr sweep, 2 jobs:          {t_jobs:8.1f} s")
-    print(f"6-lr sweep, authors' loop:   {t_loop:8.1f} s")
-    print(f"speed-up:                    {t_loop / t_stacked:8.2f} x (one process), {t_loop / t_jobs:.2f} x (2 jobs)")
+def point_table(runs: dict, threads: tuple, args) -> dict:
+    """{(point, threads): (ceiling ms, phases ms)} per stack-step, medians over interleaved rounds.
+    The early point restarts from step 0 each round; the late one goes on from where it was."""
+    samples = {}
+    for _ in range(args.rounds):
+        for n in threads:
+            torch.set_num_threads(n)
+            for point in runs:
+                if point == "early":
+                    runs[point] = training.Run(runs[point].configs, args.device)
+                roof = 1000 * ceiling(runs[point].configs, args.device)
+                samples.setdefault((point, n), []).append((roof, measure(runs[point], args.steps, args.device)))
+    def median(values):
+        return statistics.median(values)
+    return {key: (median([r for r, _ in rows]), {p: median([ph[p] for _, ph in rows]) for p in PHASES})
+            for key, rows in samples.items()}
+
+
+def print_table(table: dict, sweep, runs, args) -> None:
+    print("\nms per stack-step. step = sample + learn (forward, backward) + update (LAMB, bias update);"
+          "\nbookkeeping (loss log, power-of-two checkpoints, held-out trace) is apart: early it is a large"
+          "\nshare of few steps, over a whole run a small one.")
+    print(f"{'point':6} {'threads':>7} {'subnormal m':>11} {'ceiling':>8} {'step':>7} {'of ceiling':>10}  "
+          f"{' / '.join(PHASES[:3])} (share of the step)   bookkeeping")
+    for (point, n), (roof, phases) in table.items():
+        step = proper(phases)
+        print(f"{point:6} {n:7} {subnormal_share(runs[point]):11.3f} {roof:8.2f} {step:7.2f} {roof / step:10.0%}  "
+              + " / ".join(f"{phases[p]:.2f} ({phases[p] / step:.0%})" for p in PHASES[:3])
+              + f"   {phases['record']:.2f}")
+    flops = step_flops(sweep[0]) * len(sweep)
+    best = min(proper(p) for _, p in table.values())
+    print(f"model FLOPs per stack-step {flops / 1e9:.3f} G: the fastest point runs at {flops / best / 1e6:.1f} GFLOP/s")
+
+
+def proper(phases: dict) -> float:
+    """The step without the bookkeeping."""
+    return sum(phases[p] for p in PHASES[:3])
+
+
+def project_paper(table: dict, sweep) -> None:
+    paper = [cfg for name in batches.BATCHES for cfg in batches.configs(name, "paper")]
+    per_flop = proper(table[("late", torch.get_num_threads())][1]) / 1000 / (step_flops(sweep[0]) * len(sweep))
+    hours = sum(cfg.steps * step_flops(cfg) for cfg in paper) * per_flop / 3600
+    print(f"projected, whole paper preset ({len(paper)} models): {hours:.1f} GPU-hours (by model FLOPs, late step)")
+
+
+def authors_comparison(sweep, steps: int, table: dict) -> None:
+    """The stacked trainer's early step against six runs of the authors' loop, one thread."""
+    torch.set_num_threads(1)
+    loop = sum(authors_loop(dataclasses.replace(s, steps=steps)) for s in sweep) / steps * 1000
+    ours = proper(table[("early", 1)][1])
+    print(f"\nauthors' loop, six models one after another, one thread: {loop:.2f} ms per 6 model-steps; "
+          f"the stacked step {ours:.2f} ms: {loop / ours:.2f}x")
 
 
 if __name__ == "__main__":
