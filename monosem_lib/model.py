@@ -15,10 +15,10 @@ ACTIVATIONS = {
     "solu": lambda e: e * torch.exp(e),  # the paper's "SoLU" variant x·exp(x), tried and dropped
 }
 
-# dL/de from dL/dh: (dh, e, h) → de, each (models, batch, k); relu's may overwrite dh.
+# dL/de from dL/dh: (dh, e, h) → de, each (models, batch, k); relu's and gelu's overwrite dh.
 ACTIVATION_GRADS = {
     "relu": lambda dh, e, h: dh.masked_fill_(h <= 0, 0),
-    "gelu": lambda dh, e, h: torch.ops.aten.gelu_backward(dh, e),
+    "gelu": lambda dh, e, h: torch.ops.aten.gelu_backward.grad_input(dh, e, grad_input=dh),
     "solu": lambda dh, e, h: dh * (1 + e) * torch.exp(e),
 }
 
@@ -83,6 +83,16 @@ class StackedModel(torch.nn.Module):
         return task_loss
 
 
+def activate(activation: str, e: torch.Tensor, buffer: Scratch) -> torch.Tensor:
+    """h = act(e), (models, batch, k): ReLU in place (its gradient needs h alone), GeLU into a
+    buffer (its gradient needs e)."""
+    if activation == "relu":
+        return e.relu_()
+    if activation == "gelu":
+        return torch.ops.aten.gelu.out(e, out=buffer("h", e.shape, e))
+    return ACTIVATIONS[activation](e)
+
+
 def gradients(W1, b, W2, x, target, l1, activation: str, firing: bool = False, loss: bool = True,
               scratch: Scratch | None = None):
     """The gradients of one step: W1 (models, k, d), b (models, k), W2 (models, out, k), x (models,
@@ -94,7 +104,7 @@ def gradients(W1, b, W2, x, target, l1, activation: str, firing: bool = False, l
     buffer = scratch or Scratch(keep=False)
     e = torch.baddbmm(b[:, None, :], x, W1.transpose(1, 2), out=buffer("e", (models, batch, k), x))
     fired = (e > 0).any(1) if firing else None
-    h = e.relu_() if activation == "relu" else ACTIVATIONS[activation](e)  # relu's gradient needs h alone
+    h = activate(activation, e, buffer)
     # y - target (models, batch, out), into the target's own memory when it is scratch
     residual = (target.baddbmm_(h, W2.transpose(1, 2), beta=-1) if scratch is not None
                 else torch.baddbmm(target, h, W2.transpose(1, 2), beta=-1))
@@ -103,7 +113,7 @@ def gradients(W1, b, W2, x, target, l1, activation: str, firing: bool = False, l
     grad_W2 = torch.bmm(dy.transpose(1, 2), h, out=buffer("grad_W2", W2.shape, W2))  # (models, out, k)
     dh = torch.bmm(dy, W2, out=buffer("dh", (models, batch, k), x))  # (models, batch, k)
     if l1 is not None:
-        dh.add_(h.sign() * (l1 / batch)[:, None, None])
+        dh.add_(torch.sign(h, out=buffer("sign", h.shape, h)).mul_((l1 / batch)[:, None, None]))
     de = ACTIVATION_GRADS[activation](dh, e, h)
     return (torch.bmm(de.transpose(1, 2), x, out=buffer("grad_W1", W1.shape, W1)),  # (models, k, d)
             torch.sum(de, 1, out=buffer("grad_b", b.shape, b)), grad_W2, task_loss, fired)
