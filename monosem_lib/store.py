@@ -113,7 +113,7 @@ def load(batch: str, preset: str = "cpu", seed: int = 0, results_dir=None) -> li
 
 
 def read(path: Path, config: ModelConfig) -> ModelResult:
-    payload = _payload(path, config, "Delete it or retrain with --force.")
+    payload = _payload(path, config, "`train` sets it aside (*.corrupt) and retrains it; or delete it.")
     return ModelResult(config=config, seconds=payload["seconds"], provenance=payload["provenance"],
                        **{key: payload[key] for key in TENSORS})
 
