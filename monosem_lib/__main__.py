@@ -87,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
     execute.add_argument("section", help=f"one of {', '.join(c.section for c in chapters.CHAPTERS)}, or all")
     execute.add_argument("--batch", default=None, help="only this batch (default: every batch of the chapter)")
     execute.add_argument("--out-dir", default=str(chapters.EXECUTED), help="where executed pages go (default executed/)")
-    execute.add_argument("--seed", type=seed, default=0, help="the seed whose figures the pages show")
+    execute.add_argument("--seed", type=one_seed, default=0, help="the seed whose figures the pages show")
     common(execute)
     execute.set_defaults(run=cmd_execute)
     return p
@@ -122,7 +122,7 @@ def seed_list(text: str) -> list[int]:
     return seeds
 
 
-def seed(text: str) -> int:
+def one_seed(text: str) -> int:
     seeds = seed_list(text)
     if len(seeds) != 1:
         raise argparse.ArgumentTypeError(f"one seed, got {text[:40]!r}")

@@ -143,10 +143,9 @@ def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = E
         stored = ", ".join(map(str, store.seeds(name, preset, results_dir)))
         lines.append(f"| {name} | {len(models)} | {models[0].config.steps} | "
                      f"{sum(m.seconds for m in models):.0f} | {stored} |")
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "build-info.md"
-    path.write_text("\n".join(lines) + "\n")
-    (out_dir / "paper-scale.md").write_text(paper_scale.status(0, results_dir) + "\n")
+    store.atomic_write(("\n".join(lines) + "\n").encode(), path)
+    store.atomic_write((paper_scale.status(0, results_dir) + "\n").encode(), out_dir / "paper-scale.md")
     return path
 
 
