@@ -22,9 +22,16 @@ from monosem_lib.__main__ import main
 def trained(tmp_path_factory):
     """LR1 at the smoke preset (2 models), stored in a results dir of its own."""
     directory = tmp_path_factory.mktemp("results")
-    models, cached = store.train_batch("LR1", "smoke", 0, results_dir=directory, progress=False)
-    assert not cached
-    return directory, models
+    assert main(["train", "LR1", "--preset", "smoke", "--jobs", "1", "--results-dir", str(directory)]) == 0
+    return directory, store.load("LR1", "smoke", 0, directory)
+
+
+def retrained(capsys, directory: Path, path: Path) -> list:
+    """`train` over a store where `path` is broken: it is set aside (never used) and retrained."""
+    code, out, err = run(capsys, "train", "LR1", "--preset", "smoke", "--jobs", "1", "--results-dir", directory)
+    assert code == 0 and f"setting it aside as {path.name}.corrupt and retraining" in out, err
+    assert path.with_suffix(".pt.corrupt").exists() and path.is_file()
+    return store.load("LR1", "smoke", 0, directory)
 
 
 @pytest.fixture
@@ -93,7 +100,7 @@ def _saved(payload: dict) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_flipped_bit_in_a_stored_model_is_set_aside_and_retrained(trained, tmp_path):
+def test_a_flipped_bit_in_a_stored_model_is_set_aside_and_retrained(trained, tmp_path, capsys):
     directory, models = trained
     (tmp_path / "models").mkdir()
     path = store.model_path(models[0].config, tmp_path)
@@ -101,9 +108,7 @@ def test_a_flipped_bit_in_a_stored_model_is_set_aside_and_retrained(trained, tmp
     flip_a_bit(path, models[0].W1)
     with pytest.raises(store.StoreError, match="does not match its digest"):
         store.read(path, models[0].config)
-    again, cached = store.train_batch("LR1", "smoke", 0, results_dir=tmp_path, progress=False)
-    assert not cached and path.with_suffix(".pt.corrupt").exists()
-    assert torch.equal(again[0].W1, models[0].W1)  # retrained, bit-identical, and readable
+    assert torch.equal(retrained(capsys, tmp_path, path)[0].W1, models[0].W1)  # bit-identical, readable
 
 
 def test_a_flipped_bit_in_a_published_model_names_git_checkout(trained, published, tmp_path, capsys):
@@ -318,16 +323,14 @@ def test_leftover_temporary_files_are_removed_on_the_next_run(tmp_path, publishe
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory"])
-def test_a_store_entry_that_is_no_regular_file_is_set_aside_never_opened(trained, tmp_path, kind):
+def test_a_store_entry_that_is_no_regular_file_is_set_aside_never_opened(trained, tmp_path, capsys, kind):
     directory, models = trained
     path = store.model_path(models[0].config, tmp_path)
     path.parent.mkdir()
     os.mkfifo(path) if kind == "fifo" else path.mkdir()  # opening a FIFO would wait for a writer forever
     with pytest.raises(store.StoreError, match="not a regular file"):
         store.load_model(models[0].config, tmp_path)
-    again, cached = store.train_batch("LR1", "smoke", 0, results_dir=tmp_path, progress=False)
-    assert not cached and path.is_file() and torch.equal(again[0].W1, models[0].W1)
-    assert path.with_suffix(".pt.corrupt").exists()
+    assert torch.equal(retrained(capsys, tmp_path, path)[0].W1, models[0].W1)
 
 
 def test_a_corrupt_published_file_makes_the_index_fail_naming_it(trained, published):
