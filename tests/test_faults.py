@@ -194,9 +194,9 @@ def stacked_run(models) -> dict:
             "trace": {key: torch.stack([m.trace[key] for m in models]) for key in store.TRACE_KEYS}}
 
 
-def imported(capsys, path, *extra, device="a GPU", seconds="10"):
-    return run(capsys, "import", path, "--device-name", device, "--torch-version", "2.0", "--precision", "fp32",
-               "--commit", "abc", "--stack-seconds", seconds, *extra)
+def imported(capsys, path, *extra, device="a GPU", torch_="2.0", commit="abc", seconds="10"):
+    return run(capsys, "import", path, "--device-name", device, "--torch-version", torch_, "--precision", "fp32",
+               "--commit", commit, "--stack-seconds", seconds, *extra)
 
 
 def test_import_refuses_to_replace_a_published_model_without_force(trained, published, tmp_path, capsys):
@@ -262,6 +262,8 @@ def test_a_malformed_run_file_is_one_line_and_writes_nothing(trained, published,
     ("device", "A100\nfast", "one printable line"),
     ("device", " ", "one printable line"),
     ("device", "x" * 101, "of 1 to 100 characters"),
+    ("torch_", "2.0 | 2.1", "the torch '2.0 | 2.1' must be"),
+    ("commit", "abc\r\n| x |", "the commit"),
 ])
 def test_malformed_provenance_is_one_line_and_writes_nothing(trained, published, tmp_path, capsys, option, value,
                                                             message):
