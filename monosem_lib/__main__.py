@@ -8,6 +8,7 @@
     python -m monosem_lib import run.pt --device-name "NVIDIA H100 80GB HBM3" --torch-version 2.11.0+cu130 \
         --precision tf32 --commit 4f61423 --stack-seconds 333
     python -m monosem_lib verify LR3 [--preset cpu]      # retrain, compare with the published models
+    python -m monosem_lib seal                           # add digests to files written before them
     python -m monosem_lib execute 4.1.2 --batch LR3 --preset cpu
     python -m monosem_lib execute all
 """
@@ -71,12 +72,18 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--precision", required=True, choices=PRECISIONS, help="its matmul precision")
     imp.add_argument("--commit", required=True, help="the monosem_lib commit that trained it (and any change)")
     imp.add_argument("--stack-seconds", type=float, required=True, help="wall time of the whole stack")
+    imp.add_argument("--force", action="store_true", help="replace models already published")
     imp.set_defaults(run=cmd_import)
+    seal = sub.add_parser("seal", help="add digests to model files written before them (the local store's "
+                                       "and published/'s; tensors unchanged), and regenerate published/INDEX.md")
+    seal.add_argument("--results-dir", default=None,
+                      help=f"where results live (default ${store.ENV_VAR} or ./results)")
+    seal.set_defaults(run=cmd_seal)
     execute = sub.add_parser("execute", help="execute a chapter's notebook into executed/ (papermill)")
     execute.add_argument("section", help=f"one of {', '.join(c.section for c in chapters.CHAPTERS)}, or all")
     execute.add_argument("--batch", default=None, help="only this batch (default: every batch of the chapter)")
     execute.add_argument("--out-dir", default=str(chapters.EXECUTED), help="where executed pages go (default executed/)")
-    execute.add_argument("--seed", type=int, default=0, help="the seed whose figures the pages show")
+    execute.add_argument("--seed", type=one_seed, default=0, help="the seed whose figures the pages show")
     common(execute)
     execute.set_defaults(run=cmd_execute)
     return p
@@ -96,14 +103,26 @@ def common(p: argparse.ArgumentParser) -> None:
                    help=f"where results live (default ${store.ENV_VAR} or ./results)")
 
 
+MAX_SEED = 2 ** 32 - 1  # a seed is part of every file name: a few digits, not hundreds
+
+
 def seed_list(text: str) -> list[int]:
+    if len(text) > 1000:
+        raise argparse.ArgumentTypeError(f"a list of {len(text)} characters is not a list of seeds")
     try:
         seeds = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed or a comma-separated list of seeds")
-    if any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"seeds must be ≥ 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a seed or a comma-separated list of seeds")
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be integers from 0 to {MAX_SEED}, got {text[:40]!r}")
     return seeds
+
+
+def one_seed(text: str) -> int:
+    seeds = seed_list(text)
+    if len(seeds) != 1:
+        raise argparse.ArgumentTypeError(f"one seed, got {text[:40]!r}")
+    return seeds[0]
 
 
 def only_filter(text: str) -> tuple[str, list[float]]:
@@ -194,6 +213,7 @@ def publish(models, force: bool) -> None:
 
 def cmd_publish(args) -> int:
     """Publish what the local store holds of the named batches (what is missing is named, not trained)."""
+    store.migrate(args.results_dir)
     models = []
     for name in batch_names(args):
         for seed in args.seed:
@@ -206,11 +226,26 @@ def cmd_publish(args) -> int:
 
 
 def cmd_import(args) -> int:
+    """Publish a stacked run made elsewhere: every check passes before anything is written, and a
+    published model is replaced only with --force."""
     origin = {"device": args.device_name, "device_kind": "cuda" if "cpu" not in args.device_name.lower() else "cpu",
               "precision": args.precision, "torch": args.torch_version, "commit": args.commit}
+    store.remove_stale_temporaries(store.published_dir())
     models = store.import_run(Path(args.file), origin, args.stack_seconds)
+    published = [store.file_name(m.config) for m in models if store.published_path(m.config).exists()]
+    if published and not args.force:
+        raise ConfigError(f"{len(published)} of the {len(models)} models of {args.file} are published already "
+                          f"({', '.join(published[:3])}{', …' if len(published) > 3 else ''}); --force replaces them")
     print_summary([(batches.locate(m.config)[0], m.config.seed, m, False) for m in models])
     publish(models, force=True)
+    return 0
+
+
+def cmd_seal(args) -> int:
+    local = store.seal(store.models_dir(args.results_dir))
+    published = store.seal_published()
+    print(f"added digests to {len(local)} files in {store.models_dir(args.results_dir)} and {len(published)} in "
+          f"{store.published_dir()} (the others had one); {store.published_dir() / 'INDEX.md'} regenerated")
     return 0
 
 
@@ -237,16 +272,17 @@ def cmd_verify(args) -> int:
             d = store.compare(store.read(store.model_path(c, args.results_dir), c),
                               store.read_published(store.published_path(c), c))
             label = model_label(name, c)
-            verdict = "identical" if d["identical"] else "agrees" if d["agree"] else "DIFFERS"
+            verdict = d["verdict"]
             a, b = d["ours"], d["published"]
             print(f"{name:6} {seed:4d} {label:22} {d['W1']:9.2e} {d['b']:9.2e} {d['loss']:10.2e} "
                   f"{a['mono_per_feature']:7.3f}/{b['mono_per_feature']:<8.3f} {a['band']:4d}/{b['band']:<4d} "
-                  f"{a['loss']:8.4f}/{b['loss']:<8.4f}  {verdict}")
+                  f"{a['loss']:8.4f}/{b['loss']:<8.4f}  {verdict}{' (' + d['reason'] + ')' if d['reason'] else ''}")
             if verdict == "DIFFERS":
                 failed.append(f"{name} seed {seed} {label}")
     if failed:
-        print(f"\n{len(failed)} model(s) do not agree with the published set (mono/N within "
-              f"{store.AGREE_MONO}, band within {store.AGREE_BAND}, loss within {store.AGREE_LOSS:.0%}): "
+        print(f"\n{len(failed)} model(s) do not agree with the published set (finite, max |dW1| and |db| within "
+              f"{store.AGREE_WEIGHTS:g} × the weights' largest, mono/N within {store.AGREE_MONO}, band within "
+              f"{store.AGREE_BAND}, loss within {store.AGREE_LOSS:.0%}): "
               f"{'; '.join(failed)}", file=sys.stderr)
         return 1
     print("\nevery model agrees with its published copy")
@@ -264,12 +300,12 @@ def published_labels(batch: str, preset: str, seed: int) -> str:
 
 def cmd_execute(args) -> int:
     from papermill.exceptions import PapermillExecutionError  # only here: GPU machines lack papermill
+    pages = chapters.pages(args.section, args.batch)  # every parameter is checked before a kernel starts
+    batches.get_preset(args.preset)
+    resolve_device(args.device)
     store.migrate(args.results_dir)
-    sections = [c.section for c in chapters.CHAPTERS] if args.section == "all" else [args.section]
     if args.section == "all":
         chapters.write_build_info(args.preset, args.seed, args.results_dir, Path(args.out_dir))
-    pages = [(section, batch) for section in sections
-             for batch in ((args.batch,) if args.batch else chapters.get_chapter(section).batches or (None,))]
     begin = time.perf_counter()
     for i, (section, batch) in enumerate(pages, 1):
         start = time.perf_counter()
@@ -278,8 +314,9 @@ def cmd_execute(args) -> int:
         try:
             path, = chapters.execute(section, batch, args.preset, args.seed, args.results_dir, Path(args.out_dir))
         except PapermillExecutionError as error:
+            failed = chapters.failed_path(section, batch, Path(args.out_dir))
             print(f"\nerror: a cell of §{section} failed ({error.ename}: {error.evalue}); the page as far as "
-                  f"it ran, with the traceback, is in {args.out_dir}", file=sys.stderr)
+                  f"it ran, with the traceback, is {failed}; the last good page is kept", file=sys.stderr)
             return 1
         print(f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
               f"({time.perf_counter() - start:.1f} s)", flush=True)

@@ -1,6 +1,7 @@
 """The book's chapters: which notebook replicates which section, for which batches, and how to
 execute one with papermill into `executed/` (the pages Jupyter Book renders)."""
 import dataclasses
+import os
 from pathlib import Path
 
 from . import batches
@@ -49,33 +50,71 @@ def page_name(chapter: Chapter, batch: str | None) -> str:
     return stem if batch is None else f"{stem}-{batch.replace(',', '-')}"
 
 
+def pages(section: str, batch: str | None = None) -> list[tuple[str, str | None]]:
+    """The (section, batch) pages that `execute SECTION [--batch B]` writes: a section's own batches
+    (or the one named, which must be one of them); `all`: every page of every chapter."""
+    if section == "all":
+        if batch:
+            raise ConfigError(f"--batch {batch} names a page of one section; give the section, not all")
+        return [(c.section, b) for c in CHAPTERS for b in c.batches or (None,)]
+    chapter = get_chapter(section)
+    if batch is None:
+        return [(section, b) for b in chapter.batches or (None,)]
+    for part in batch.split(","):
+        batches.get_batch(part.strip())
+    if batch not in chapter.batches:
+        raise ConfigError(f"§{section} has no page for batch {batch!r}; its pages: "
+                          f"{', '.join(chapter.batches) or 'one over the whole store (no --batch)'}")
+    return [(section, batch)]
+
+
+def failed_path(section: str, batch: str | None, out_dir: Path = EXECUTED) -> Path:
+    """Where a page whose execution failed is kept (beside the last good one, which it does not replace)."""
+    return out_dir / f"{page_name(get_chapter(section), batch)}.failed.ipynb"
+
+
 def execute(section: str, batch: str | None, preset: str, seed: int = 0, results_dir=None,
             out_dir: Path = EXECUTED) -> list[Path]:
-    """Execute a chapter's notebook once per batch it covers (or for `batch` only)."""
+    """Execute a chapter's notebook once per batch it covers (or for `batch` only). Each page is
+    executed into a temporary file that replaces the page only when every cell ran; a failed one
+    is kept as `failed_path` for its traceback."""
     import jupytext
     import papermill
     from jupyter_client.manager import KernelManager
+    from papermill.exceptions import PapermillExecutionError
+    wanted = pages(section, batch)
     chapter = get_chapter(section)
     batches.get_preset(preset)
-    wanted = (batch,) if batch else chapter.batches or (None,)
-    for name in filter(None, wanted):
-        for part in name.split(","):
-            batches.get_batch(part)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"the seed must be an integer ≥ 0, got {seed!r}")
     written = []
-    for name in wanted:
+    for _, name in wanted:
         out = out_dir / f"{page_name(chapter, name)}.ipynb"
         parameters = {"batch": name, "preset": preset, "seed": seed,
                       "results_dir": str(results_dir) if results_dir else None}
-        kernel = KernelManager(kernel_name="python3", transport_encryption=encryption())
+        running = out_dir / f".running-{out.name}"
         try:
-            papermill.execute_notebook(jupytext.read(NOTEBOOKS / chapter.notebook), str(out), km=kernel,
-                                       parameters=parameters, cwd=str(ROOT), progress_bar=False,
-                                       kernel_name="python3")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            kernel = KernelManager(kernel_name="python3", transport_encryption=encryption())
+            try:
+                papermill.execute_notebook(jupytext.read(NOTEBOOKS / chapter.notebook), str(running), km=kernel,
+                                           parameters=parameters, cwd=str(ROOT), progress_bar=False,
+                                           kernel_name="python3")
+            except PapermillExecutionError:
+                os.replace(running, failed_path(section, name, out_dir))
+                raise
+            finally:
+                if kernel.is_alive():  # papermill leaves a kernel it was given running
+                    kernel.shutdown_kernel(now=True)
+            fold_injected_parameters(running)
+            os.replace(running, out)
+        except OSError as error:
+            raise ConfigError(f"cannot write the page {out}: {error.strerror or error}; the last good page "
+                              f"is kept (free some space or make {out_dir} writable, or choose --out-dir)") from error
         finally:
-            if kernel.is_alive():  # papermill leaves a kernel it was given running
-                kernel.shutdown_kernel(now=True)
-        fold_injected_parameters(out)
+            if running.exists():  # an interrupted page
+                running.unlink()
+        failed_path(section, name, out_dir).unlink(missing_ok=True)
         written.append(out)
     return written
 
@@ -104,10 +143,9 @@ def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = E
         stored = ", ".join(map(str, store.seeds(name, preset, results_dir)))
         lines.append(f"| {name} | {len(models)} | {models[0].config.steps} | "
                      f"{sum(m.seconds for m in models):.0f} | {stored} |")
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "build-info.md"
-    path.write_text("\n".join(lines) + "\n")
-    (out_dir / "paper-scale.md").write_text(paper_scale.status(0, results_dir) + "\n")
+    store.atomic_write(("\n".join(lines) + "\n").encode(), path)
+    store.atomic_write((paper_scale.status(0, results_dir) + "\n").encode(), out_dir / "paper-scale.md")
     return path
 
 

@@ -85,7 +85,7 @@ def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatc
     _, results = trained
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(torch, "save", killed)
+    monkeypatch.setattr(os, "fsync", killed)  # the bytes are written, the rename has not happened
     with pytest.raises(KeyboardInterrupt):
         store.save(results[0], tmp_path)
     assert list((tmp_path / "models").iterdir()) == []
@@ -132,9 +132,7 @@ def test_verify_retrains_locally_and_compares_with_the_published_copy(tmp_path, 
         assert out.stdout.count("identical") == 2 and "every model agrees" in out.stdout
         assert len(list((tmp_path / "local" / "models").iterdir())) == 2  # retrained into the local store
         # A published copy that differs (here: holding the other lr's weights and loss) is named and fails.
-        path = store.published_path(full[0].config)
-        payload = torch.load(path, weights_only=True)
-        torch.save(payload | {key: getattr(full[1], key) for key in ("W1", "b", "loss")}, path)
+        store.publish(dataclasses.replace(full[0], **{key: getattr(full[1], key) for key in ("W1", "b", "loss")}))
         out = cli("verify", "LR3", "--preset", "smoke", "--results-dir", str(tmp_path / "local"))
         assert out.returncode == 1 and "DIFFERS" in out.stdout and "LR3 seed 0 lr=0.003" in out.stderr
         out = cli("verify", "LR1", "--preset", "smoke", "--results-dir", str(tmp_path / "local"))
