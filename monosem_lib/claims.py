@@ -812,22 +812,27 @@ def aggregate(judgements: list[Judgement]) -> Aggregate:
 
 
 def disagreement(a: Judgement, b: Judgement) -> str:
-    """One sentence on why two scales' verdicts differ ("" if they agree or one is not judged)."""
+    """One sentence on why two scales' verdicts differ ("" if they agree or one is not judged): the
+    checks that hold at one scale and fail at the other, or else each scale's failures, and how many
+    of the worse scale's models were still learning."""
     if a.verdict == b.verdict or NOT_TRAINED in (a.verdict, b.verdict):
         return ""
-    theirs = {c.quantity: c for c in b.checks}
-    flipped = [(c, theirs[c.quantity]) for c in a.checks
-               if c.quantity in theirs and c.passed is not None and c.passed != theirs[c.quantity].passed]
-    if not flipped:
-        return (f"At `{a.preset}` {len(a.failed())} checks fail, at `{b.preset}` {len(b.failed())}, on rows the "
-                f"other scale does not have (a thinner or partial sweep).")
-    parts = [f"{x.quantity}: {x.value()} at `{a.preset}`, {y.value()} at `{b.preset}` (rule {x.rule})"
-             for x, y in flipped[:2]]
-    more = f", and {len(flipped) - 2} more" if len(flipped) > 2 else ""
-    why = ""
-    if a.still_learning and a.failed() and not b.failed():
-        why = f" Of the models `{a.preset}` judges, {len(a.still_learning)} are still learning."
-    return f"The scales differ on {'; '.join(parts)}{more}.{why}"
+    worse, better = sorted((a, b), key=lambda j: -VERDICTS.index(j.verdict))
+    theirs = {c.quantity: c for c in better.checks}
+    flipped = [(c, theirs[c.quantity]) for c in worse.checks
+               if c.passed is False and c.quantity in theirs and theirs[c.quantity].passed]
+    if flipped:
+        parts = [f"{x.quantity}: {x.value()} at `{worse.preset}`, {y.value()} at `{better.preset}` (rule {x.rule})"
+                 for x, y in flipped[:2]]
+        text = f"The scales differ on {'; '.join(parts)}" + (f", and {len(flipped) - 2} more" if len(flipped) > 2 else "")
+    else:
+        tested = lambda j: sum(c.passed is not None for c in j.checks)
+        first = worse.failed()[0]
+        text = (f"At `{worse.preset}` {len(worse.failed())} of {tested(worse)} checks fail (e.g. {first.quantity} = "
+                f"{first.value()}, rule {first.rule}), at `{better.preset}` {len(better.failed())} of {tested(better)}")
+    if worse.still_learning:
+        text += f"; {len(worse.still_learning)} of the models `{worse.preset}` judges are still learning"
+    return text + "."
 
 
 PAPER = "paper"

@@ -240,6 +240,9 @@ def test_the_scales_disagree_in_one_sentence():
     small, big = judged(4, NOT, False, 0.1), judged(4, REPRODUCED, True, 0.9, preset="paper")
     sentence = claims.disagreement(small, big)
     assert "q: 0.100 at `quick`, 0.900 at `paper`" in sentence
+    assert claims.disagreement(big, small) == sentence               # the worse scale first, either way
+    other = claims.Judgement(4, "paper", 0, REPRODUCED, (Check("other", "p", 0.9, "r", True),))
+    assert claims.disagreement(small, other).startswith("At `quick` 1 of 1 checks fail (e.g. q = 0.100, rule r)")
     assert claims.disagreement(big, big) == ""
     missing = claims.Judgement(4, "paper", 0, claims.NOT_TRAINED, missing="B3 is not trained: …")
     assert claims.disagreement(small, missing) == ""
