@@ -10,8 +10,14 @@ import torch
 from . import metrics
 
 
-def _colours(results, field: str, log: bool = True):
+def log_scale(results, field: str, log: bool | None = None) -> bool:
+    """`log` if given, else whether every value of `field` is positive (offsets are not)."""
+    return all(getattr(r.config, field) > 0 for r in results) if log is None else log
+
+
+def _colours(results, field: str, log: bool | None = None):
     values = torch.tensor([float(getattr(r.config, field)) for r in results])
+    log = log_scale(results, field, log)
     values = values.log10() if log else values
     span = (values.max() - values.min()).item() or 1.0
     cmap = plt.get_cmap("viridis")
@@ -23,8 +29,7 @@ def traces(results, field: str = "lr", log: bool | None = None, title: str = "")
     """Figs. 1, 3, 6, 7, 12: loss, # mono / N and mean bias against log2 training steps. The colour
     scale is logarithmic unless some value of `field` is not positive (offsets), or `log` says."""
     fig, axes = plt.subplots(3, 1, figsize=(6, 6.5), sharex=True)
-    if log is None:
-        log = all(getattr(r.config, field) > 0 for r in results)
+    log = log_scale(results, field, log)
     colours, mappable = _colours(results, field, log)
     for r, colour in zip(results, colours):
         steps = r.trace["step"].float().log2()
