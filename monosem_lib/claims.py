@@ -199,7 +199,11 @@ def judge_2(s: Claim2) -> list[Check]:
             checks.append(Check(f"{name} vs {base} loss at lr {lr:g}, relative change",
                                 "equal or slightly lower (≤ 0)", change, f"≤ +{LOSS_TOLERANCE:.0%}",
                                 change <= LOSS_TOLERANCE, "{:+.1%}"))
-    low = min(s.sweeps["LR3"].keys() & s.sweeps["LR1"].keys())
+    shared = s.sweeps["LR3"].keys() & s.sweeps["LR1"].keys()
+    if not shared:   # a piecewise preset may hold the two sweeps at different lrs
+        return checks + [Check("LR3 − LR1 mono / N at a shared lr", "large gain (Fig. 7 vs Fig. 3)", float("nan"),
+                               "a shared lr", False)]
+    low = min(shared)
     gain = s.sweeps["LR3"][low][0] - s.sweeps["LR1"][low][0]
     checks.append(Check(f"LR3 − LR1 mono / N at the lowest lr {low:g}", "large gain (Fig. 7 vs Fig. 3)", gain,
                         "> 0", gain > 0, "{:+.3f}"))

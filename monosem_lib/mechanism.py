@@ -141,8 +141,7 @@ def plot_amplitude_grid(examples: dict):
             if kinds[kind] is None:
                 ax.text(0.5, 0.5, f"no model of {label} with W2\nhas a {KINDS[kind]} feature", ha="center",
                         va="center", transform=ax.transAxes, fontsize=9)
-                ax.set_xlim(0, 1)
-                ax.set_title(label, fontsize=9)
+                ax.set_axis_off()
                 continue
             model, census = kinds[kind]
             plot_feature(ax, model, census[kind]["example"], census[kind]["neurons"])

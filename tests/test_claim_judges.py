@@ -83,6 +83,9 @@ def test_claim_2():
     assert verdict(2, claim2(mono=0.5)) == PARTLY
     assert verdict(2, claim2(loss_change=0.05)) == PARTLY
     assert verdict(2, claim2(mono=0.5, loss_change=0.05, low_gain=-0.05)) == NOT
+    apart = claim2()
+    apart.sweeps["LR1"] = {0.01: (0.1, 1.0)}     # a piecewise preset: no lr shared with LR3
+    assert claims.judge_2(apart)[-1].passed is False
 
 
 def claim3(*bands):
