@@ -149,7 +149,10 @@ def verdict_markdown(j: Judgement) -> str:
             model, s = j.refs[place]
             name = SETTINGS[j.where[place][0]]
             ref_text = f"{name}: {s['mono_per_feature']:.3f} / {s['loss']:.3f} ({model.config.steps} steps)"
-        cols = [f"{c.mono:.3f} / {c.loss:.3f} (n={c.seeds})" if (c := cells.get(p)) else "–" for p in PROTOCOLS]
+        holds = {remedy: dict(v["vs_paper"]).get(place) for remedy, v in j.remedies.items()}
+        mark = lambda p: "" if holds.get(p) is None else " ✓" if holds[p] else " ✗"
+        cols = [f"{c.mono:.3f} / {c.loss:.3f} (n={c.seeds}){mark(p)}" if (c := cells.get(p)) else "–"
+                for p in PROTOCOLS]
         lines.append(f"| {place} | {ref_text} | " + " | ".join(cols) + " |")
     tally = []
     for remedy, v in j.remedies.items():
@@ -159,7 +162,8 @@ def verdict_markdown(j: Judgement) -> str:
         tally.append(f"- **{remedy}**: at least as good as the paper's protocol at equal length at {wins} of "
                      f"{len(v['vs_paper'])} settings, and as Table 1's LR3 / D1 models at {t1} of "
                      f"{len(v['vs_table1'])}; one setting across the decoder's lr range and the abs task: **{answer}**")
-    return ("Each cell: mean # mono / N and mean min. loss over the seeds (n) at the preset's steps.\n\n"
+    return ("Each cell: mean # mono / N and mean min. loss over the seeds (n) at the preset's steps; ✓ where "
+            "the remedy is at least as good as the paper's protocol there, ✗ where not.\n\n"
             + head + "\n".join(lines) + "\n\n" + "\n".join(tally))
 
 
