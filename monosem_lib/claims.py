@@ -87,16 +87,16 @@ class Loader:
             self._summaries[id(model)] = metrics.summary(model)
         return self._summaries[id(model)]
 
-    def still_learning(self) -> tuple[str, ...]:
+    def still_learning(self) -> tuple[tuple[str, int], ...]:
         """The loaded models whose lowest loss still fell by more than STILL_LEARNING over their
-        last quarter, each as 'batch field = value (2^s steps)'."""
+        last quarter: (label 'batch field = value', steps) each."""
         out = []
         for name, models in self.loaded.items():
             fields = batches.get_batch(name).sweep_fields()
             for m in models:
                 if metrics.late_improvement(m) > STILL_LEARNING:
-                    label = ", ".join(f"{f} = {getattr(m.config, f):g}" for f in fields)
-                    out.append(f"{name} {label} (2^{math.log2(m.config.steps):g} steps)")
+                    out.append((f"{name} " + ", ".join(f"{f} = {getattr(m.config, f):g}" for f in fields),
+                                m.config.steps))
         return tuple(out)
 
 
@@ -708,7 +708,7 @@ class Judgement:
     seed: int
     verdict: str
     checks: tuple = ()
-    still_learning: tuple = ()   # the models read whose loss still fell > 2 % over their last quarter
+    still_learning: tuple = ()   # (label, steps) of the models read whose loss still fell > 2 % late
     missing: str = ""            # why it is not judged (verdict NOT_TRAINED)
 
     @property
@@ -731,8 +731,8 @@ class Judgement:
             text = (f"{len(failed)} of {len(tested)} checks fail, e.g. {first.quantity} = {first.value()} "
                     f"(rule {first.rule})")
         if self.still_learning and failed:
-            steps = sorted({s.rsplit('(', 1)[1].rstrip(')') for s in self.still_learning})
-            text += f"; {len(self.still_learning)} of its models still learning at {' / '.join(steps)}"
+            steps = " / ".join(f"2^{math.log2(s):g}" for s in sorted({s for _, s in self.still_learning}))
+            text += f"; {len(self.still_learning)} of its models still learning at {steps} steps"
         return text
 
     def markdown(self) -> str:

@@ -250,3 +250,10 @@ def test_the_scales_disagree_in_one_sentence():
     missing = claims.Judgement(4, "paper", 0, claims.NOT_TRAINED, missing="B3 is not trained: …")
     assert claims.disagreement(small, missing) == ""
     assert missing.reason() == "B3 is not trained"
+
+
+def test_the_reason_names_the_first_failure_and_the_models_still_learning():
+    failing = dataclasses.replace(judged(1, PARTLY, False, 0.5),
+                                  still_learning=(("LR1 lr = 0.003", 2 ** 14), ("LR1 lr = 0.01", 2 ** 14)))
+    assert failing.reason() == "1 of 1 checks fail, e.g. q = 0.500 (rule r); 2 of its models still learning at 2^14 steps"
+    assert judged(1, REPRODUCED, True).reason() == "all 1 checks hold"
