@@ -613,7 +613,7 @@ CLAIMS = (
           "LR3/LR4: offset -1 and bias decay give highly monosemantic models at every lr, with equal or slightly "
           "lower loss than zero offset",
           "“Figure 7 shows that this approach indeed causes models to find very monosemantic basins even at very "
-          "low learning rates. The loss is comparable to models trained without this intervention.” (§4.1.2)",
+          "low learning rates. The loss is comparable [loss] to models trained without this intervention.” (§4.1.2)",
           "The text says comparable loss; SPEC reads Fig. 1 as equal or slightly lower: the check allows "
           f"{LOSS_TOLERANCE:.0%} above the zero-offset model.",
           gather_2, judge_2),
@@ -672,8 +672,11 @@ CLAIMS = (
     Claim(10, "4.3", "4-3-abs-LR5",
           "Abs task (LR5, D1): more monosemantic models have lower loss; offset -1 alone is not enough (mono rises "
           "with lr); slower bias decay makes models monosemantic",
-          "“Increasing the learning rate results in increasingly monosemantic models … more monosemantic models "
-          "have lower loss … a slower bias decay rate is needed.” (§4.3, Figs. 22, 23)", "",
+          "“Models of different monosemanticity achieve different loss, with lower losses for more monosemantic "
+          "models. Setting a negative initial bias is insufficient to robustly produce mostly-monosemantic models "
+          "… using less weight decay produced more monosemantic models.” (§4.3, Figs. 22, 23)",
+          "Fig. 22's caption reads “insufficient” as: the monosemanticity rises with increasing learning rate; the "
+          "check asks that LR5 rise with lr.",
           gather_10, judge_10),
     Claim(11, "5", "5-mechanism-E1-E3",
           "Mechanism (E1 at eps = 1/64, E3 at 1/256): the mono part turns on near amplitude 0.4 (0.3), two-neuron "
