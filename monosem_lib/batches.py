@@ -300,11 +300,15 @@ def select(batch: str, preset: str, seed: int, only: list[tuple[str, list[float]
     return kept
 
 
-def locate(config: ModelConfig) -> tuple[str, str] | None:
-    """The (batch, preset) whose sweep holds this model, precision aside; None if no sweep does."""
+def holders(config: ModelConfig) -> list[tuple[str, str]]:
+    """Every (batch, preset) whose sweep holds this model, precision aside. Sweeps overlap: at the
+    cpu preset E3's eps = 1/256 model is B5's offset -1 model."""
     plain = dataclasses.replace(config, precision="fp32")
-    for preset in PRESETS:
-        for name in BATCHES:
-            if any(dataclasses.replace(c, precision="fp32") == plain for c in configs(name, preset, config.seed)):
-                return name, preset
-    return None
+    return [(name, preset) for preset in PRESETS for name in BATCHES
+            if any(dataclasses.replace(c, precision="fp32") == plain for c in configs(name, preset, config.seed))]
+
+
+def locate(config: ModelConfig) -> tuple[str, str] | None:
+    """The first (batch, preset) whose sweep holds this model, precision aside; None if no sweep does."""
+    found = holders(config)
+    return found[0] if found else None

@@ -107,6 +107,8 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
                 if kernel.is_alive():  # papermill leaves a kernel it was given running
                     kernel.shutdown_kernel(now=True)
             fold_injected_parameters(running)
+            if len(chapter.batches) > 1:
+                title_page(running, name)
             os.replace(running, out)
         except OSError as error:
             raise ConfigError(f"cannot write the page {out}: {error.strerror or error}; the last good page "
@@ -146,7 +148,32 @@ def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = E
     path = out_dir / "build-info.md"
     store.atomic_write(("\n".join(lines) + "\n").encode(), path)
     store.atomic_write((paper_scale.status(0, results_dir) + "\n").encode(), out_dir / "paper-scale.md")
+    write_verdicts(preset, seed, results_dir, out_dir)
     return path
+
+
+def write_verdicts(preset: str, seed: int, results_dir=None, out_dir: Path = EXECUTED) -> Path:
+    """executed/verdicts.md, the intro's first table: every claim at this build's preset and at the
+    paper's scale, each with a one-line reason and a link to its page."""
+    from . import claims
+    path = out_dir / "verdicts.md"
+    table = claims.verdict_table([c.number for c in claims.CLAIMS], preset, seed, results_dir,
+                                 link_prefix="../executed/")
+    store.atomic_write((table + "\n").encode(), path)
+    return path
+
+
+def title_page(path: Path, batch: str) -> None:
+    """Name the page's batch in its title, where one notebook gives a page per batch (LR1 and LR2):
+    the title is what the sidebar and the browser show."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            first, _, rest = cell.source.partition("\n")
+            cell.source = f"{first}: {batch} ({batches.get_batch(batch).title})" + (f"\n{rest}" if rest else "")
+            break
+    nbformat.write(nb, path)
 
 
 def fold_injected_parameters(path: Path) -> None:
@@ -160,6 +187,31 @@ def fold_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def table(header, rows):
+    """A Markdown table for a page: `header` a list of column names, `rows` lists of cells."""
+    from IPython.display import Markdown
+    cell = lambda x: str(x).replace("|", "\\|")
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    return Markdown("\n".join(lines + ["| " + " | ".join(map(cell, row)) + " |" for row in rows]))
+
+
+COLUMNS = {"loss": ("min. loss", "{:.4f}"), "mono_per_feature": ("mono / N", "{:.3f}"),
+           "mean_bias": ("mean bias", "{:+.3f}"), "band": ("band (bias > 0.05)", "{}"),
+           "mono_neurons": ("mono neurons", "{}"), "features_with_1": ("features with 1 mono neuron", "{}"),
+           "features_with_2": ("with 2", "{}"), "features_with_0": ("with 0", "{}")}
+
+
+def models_table(models, fields, columns=("loss", "mono_per_feature", "mean_bias"), batch: str = ""):
+    """One row per model: its swept `fields`, then the metrics.summary `columns` (keys of COLUMNS)."""
+    from . import metrics
+    rows = []
+    for m in models:
+        s = metrics.summary(m)
+        rows.append([*([batch] if batch else []), *(f"{getattr(m.config, f):g}" for f in fields),
+                     *(COLUMNS[c][1].format(s[c]) for c in columns)])
+    return table([*(["batch"] if batch else []), *fields, *(COLUMNS[c][0] for c in columns)], rows)
+
+
 def banner(preset: str, seed: int, batch: str):
     """The line every page opens with: which preset, seed and batch produced its figures."""
     from IPython.display import Markdown
@@ -168,6 +220,6 @@ def banner(preset: str, seed: int, batch: str):
     return Markdown(f"**Figures on this page: batch {batch.replace(',', ', ')}, preset `{p.name}` "
                     f"(N = {p.n}, d = {p.d}, {' or '.join(map(str, steps))} steps, batch size "
                     f"{p.batch_work}/k), seed {seed}.**"
-                    + ("" if p.name == "paper" else " The paper's own scale (preset `paper`) is shown, "
-                       "where trained, at the end of the page."))
+                    + ("" if p.name == "paper" or set(batch.split(",")) <= set(batches.BEYOND) else
+                       " The paper's own scale (preset `paper`) is shown, where trained, at the end of the page."))
 

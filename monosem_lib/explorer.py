@@ -49,9 +49,15 @@ def _slider(values: Sequence, description: str, label_width: str) -> widgets.Sel
     )
 
 
+def png_width(png: bytes) -> int:
+    """The pixel width in a PNG's header (bytes 16-20 of the IHDR chunk)."""
+    return int.from_bytes(png[16:20], "big")
+
+
 def _panel(png: bytes, caption: str) -> widgets.VBox:
-    """One sweep cell: the figure with its caption underneath."""
-    return widgets.VBox([widgets.Image(value=png, format="png"), widgets.HTML(caption)])
+    """One sweep cell: the figure at its own pixel width (a stretched image blurs) with its caption."""
+    image = widgets.Image(value=png, format="png", layout=widgets.Layout(width=f"{png_width(png)}px"))
+    return widgets.VBox([image, widgets.HTML(caption)])
 
 
 def _check_grid(images, row_values, col_values, captions) -> None:

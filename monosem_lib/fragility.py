@@ -149,7 +149,10 @@ def verdict_markdown(j: Judgement) -> str:
             model, s = j.refs[place]
             name = SETTINGS[j.where[place][0]]
             ref_text = f"{name}: {s['mono_per_feature']:.3f} / {s['loss']:.3f} ({model.config.steps} steps)"
-        cols = [f"{c.mono:.3f} / {c.loss:.3f} (n={c.seeds})" if (c := cells.get(p)) else "–" for p in PROTOCOLS]
+        holds = {remedy: dict(v["vs_paper"]).get(place) for remedy, v in j.remedies.items()}
+        mark = lambda p: "" if holds.get(p) is None else " ✓" if holds[p] else " ✗"
+        cols = [f"{c.mono:.3f} / {c.loss:.3f} (n={c.seeds}){mark(p)}" if (c := cells.get(p)) else "–"
+                for p in PROTOCOLS]
         lines.append(f"| {place} | {ref_text} | " + " | ".join(cols) + " |")
     tally = []
     for remedy, v in j.remedies.items():
@@ -159,52 +162,9 @@ def verdict_markdown(j: Judgement) -> str:
         tally.append(f"- **{remedy}**: at least as good as the paper's protocol at equal length at {wins} of "
                      f"{len(v['vs_paper'])} settings, and as Table 1's LR3 / D1 models at {t1} of "
                      f"{len(v['vs_table1'])}; one setting across the decoder's lr range and the abs task: **{answer}**")
-    return ("Each cell: mean # mono / N and mean min. loss over the seeds (n) at the preset's steps.\n\n"
+    return ("Each cell: mean # mono / N and mean min. loss over the seeds (n) at the preset's steps; ✓ where "
+            "the remedy is at least as good as the paper's protocol there, ✗ where not.\n\n"
             + head + "\n".join(lines) + "\n\n" + "\n".join(tally))
-
-
-def evidence(preset: str, results_dir=None) -> str:
-    """The paper's protocol where it is fragile, from Table 1's stored models at `preset` (seed 0)."""
-    lines = []
-    for name, label, field in (("D1", "abs task, bias decay", "decay"), ("E1", "decoder, eps", "eps"),
-                               ("B3", "decoder, offset", "offset")):
-        try:
-            models = store.load(name, preset, 0, results_dir)
-        except store.StoreError:
-            lines.append(f"- {name}: not stored at preset {preset!r}")
-            continue
-        cells = [f"{getattr(m.config, field):.3g}: mono/N {s['mono_per_feature']:.3f}, loss {s['loss']:.3f}"
-                 for m in models for s in [metrics.summary(m)]]
-        lines.append(f"- {name} ({label} →) " + "; ".join(cells))
-    return "\n".join(lines)
-
-
-def reading(j: Judgement, preset: str) -> str:
-    """The verdict in words, from the numbers: per remedy, where it beats the paper's protocol and
-    where it falls short."""
-    if not j.rows:
-        return ""
-    out = []
-    for remedy, v in j.remedies.items():
-        good = [place for place, ok in v["vs_paper"] if ok]
-        bad = [f"{place} (mono/N {j.grid[place][remedy].mono:.3f} vs {j.grid[place]['paper'].mono:.3f}, "
-               f"loss {j.grid[place][remedy].loss:.3f} vs {j.grid[place]['paper'].loss:.3f})"
-               for place, ok in v["vs_paper"] if not ok]
-        out.append(f"**{remedy}** is at least as good as the paper's protocol at equal length at "
-                   f"{', '.join(good) or 'no setting'}; it falls short at {'; '.join(bad) or 'no setting'}.")
-    sweep = best_strengths(j.rows)
-    if sweep:
-        out.append("**The strength sweep** (decoder, lr 0.01), the most monosemantic strength of each protocol: "
-                   + "; ".join(f"{p} {x:g} (mono/N {cell.mono:.3f}, loss {cell.loss:.3f}, {cell.seeds} seed"
-                             f"{'s' if cell.seeds > 1 else ''})" for p, (x, cell) in sweep.items())
-                   + ". A strength other than the one setting was not tried elsewhere.")
-    best = [r for r, v in j.remedies.items() if v["everywhere"]]
-    out.append(f"**Answer at preset `{preset}`:** " + (
-        f"{', '.join(best)} matches Table 1's LR3 and D1 models at every learning rate and on the abs task "
-        "with one setting." if best else
-        "no remedy, at its one setting, is at least as monosemantic as Table 1's LR3 and D1 models at no "
-        "higher loss across the decoder's whole learning-rate range and the abs task."))
-    return "\n\n".join(out)
 
 
 def best_strengths(rows: list[Row]) -> dict:

@@ -97,13 +97,28 @@ def kink_census(model, amplitudes=AMPLITUDES) -> dict:
     return out
 
 
+KINDS = {"one": "one-neuron", "two": "two-neuron"}
+
+
+def amplitude_examples(models, target: float) -> dict:
+    """For Figs. 24, 25 from one eps sweep: per kind ("one", "two"), the model nearest `target` (in
+    log eps) that has W2 and a feature of that kind, with its kink census; None where no model of
+    the sweep does."""
+    usable = sorted((m for m in models if m.W2 is not None),
+                    key=lambda m: abs(math.log2(m.config.eps) - math.log2(target)))
+    found = {}
+    for m in usable:
+        census = kink_census(m)
+        for kind in KINDS:
+            if kind not in found and census[kind]["example"] is not None:
+                found[kind] = (m, census)
+        if len(found) == len(KINDS):
+            break
+    return {kind: found.get(kind) for kind in KINDS}
+
+
 def plot_feature(ax, model, feature, neurons, amplitudes=AMPLITUDES):
     """One panel of Figs. 24, 25: full model, mono part, poly part and the truth y = a."""
-    if feature is None:
-        ax.text(0.5, 0.5, "no such feature\nin this model", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        return
     y = curves(model, feature, amplitudes)
     ax.plot(amplitudes, y["full"], label="full model", color="C0")
     ax.plot(amplitudes, y["mono"], label="mono part (b ≤ 0)", color="C1")
@@ -113,19 +128,25 @@ def plot_feature(ax, model, feature, neurons, amplitudes=AMPLITUDES):
         a = neuron_turn_on(model, feature, i, amplitudes)
         if not math.isnan(a):
             ax.axvline(a, color="C1", lw=0.6, ls="--")
-    ax.set_title(f"feature {feature}: {len(neurons)} mono neuron{'s' if len(neurons) != 1 else ''}", fontsize=9)
     ax.set_xlim(0, 1)
 
 
-def plot_amplitude_grid(rows: dict):
-    """Figs. 24, 25: one row per model (label → model), columns: a one- and a two-neuron feature.
-    Dashed orange lines mark where each of the feature's mono neurons turns on."""
-    fig, axes = plt.subplots(len(rows), 2, figsize=(7.5, 3.2 * len(rows)), squeeze=False, sharex=True)
-    for (label, model), row in zip(rows.items(), axes):
-        census = kink_census(model)
-        for ax, kind in zip(row, ("one", "two")):
+def plot_amplitude_grid(examples: dict):
+    """Figs. 24, 25: one row per sweep (label → amplitude_examples), columns: a one- and a
+    two-neuron feature, each from the model nearest the sweep's target eps that has one. Dashed
+    orange lines mark where each of the feature's mono neurons turns on."""
+    fig, axes = plt.subplots(len(examples), 2, figsize=(7.5, 3.2 * len(examples)), squeeze=False, sharex=True)
+    for (label, kinds), row in zip(examples.items(), axes):
+        for ax, kind in zip(row, KINDS):
+            if kinds[kind] is None:
+                ax.text(0.5, 0.5, f"no model of {label} with W2\nhas a {KINDS[kind]} feature", ha="center",
+                        va="center", transform=ax.transAxes, fontsize=9)
+                ax.set_axis_off()
+                continue
+            model, census = kinds[kind]
             plot_feature(ax, model, census[kind]["example"], census[kind]["neurons"])
-            ax.set_title(f"{label}\n{ax.get_title()}", fontsize=9)
+            ax.set_title(f"{label}, eps = 1/{1 / model.config.eps:g}: feature {census[kind]['example']}, "
+                         f"{KINDS[kind]}", fontsize=9)
         row[0].set_ylabel("output amplitude y_j")
     for ax in axes[-1]:
         ax.set_xlabel("input feature amplitude a")

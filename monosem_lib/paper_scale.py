@@ -7,9 +7,9 @@ names the ones still missing, and gives the command that trains them.
 import math
 
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 
-from . import batches, metrics, plots, store
+from . import batches, claims, metrics, plots, store
 
 PRESET = "paper"
 SECONDS_PER_MODEL = 55  # one H100, TF32, stacks of 6-7 (README: "Paper scale")
@@ -39,6 +39,10 @@ def missing_note(missing: dict) -> str:
     for name, configs in missing.items():
         if not configs:
             continue
+        if len(configs) == len(batches.configs(name, PRESET)):   # none trained: the whole batch
+            parts.append(f"{name}: all {len(configs)}")
+            commands.append(command(name))
+            continue
         fields = batches.get_batch(name).sweep_fields()
         values = {f: sorted({getattr(c, f) for c in configs}) for f in fields}
         parts.append(f"{name}: {len(configs)} ({'; '.join(f'{f} = ' + ', '.join(f'{v:g}' for v in vs) for f, vs in values.items())})")
@@ -62,7 +66,7 @@ def compare(page: dict, paper: dict, field: str):
                   ("min. loss / N", lambda m, s: s["loss"] / m.config.n))
     for i, name in enumerate(paper):
         colour = plt.get_cmap("tab10")(i)
-        for models, style, scale in ((page.get(name, []), "o--", "this page"), (paper[name], "s-", "paper")):
+        for models, style, scale in ((page.get(name, []), "o--", "this page"), (paper[name], "s-", "ours at paper scale")):
             if not models:
                 continue
             ordered = sorted(models, key=lambda m: getattr(m.config, field))
@@ -81,48 +85,47 @@ def compare(page: dict, paper: dict, field: str):
     return fig
 
 
-def show(batch: str, preset: str, seed: int = 0, results_dir=None, checks=()) -> None:
-    """The "At paper scale" part of a chapter page for `batch` ("B1,B2" for several): what exists,
-    a figure against this page's preset, the verdicts of `checks` (claim functions) over those
-    models, and what is missing."""
+def command(batch: str) -> str:
+    return f"python -m monosem_lib train {batch.replace(',', ' ')} --preset paper --publish"
+
+
+def show(batch: str, preset: str, seed: int = 0, results_dir=None, checks=()) -> list:
+    """The "At paper scale" part of a chapter page for `batch` ("B1,B2" for several), as a list of
+    things to display in order: what exists, a figure against this page's preset, the verdicts of
+    the claims numbered in `checks` over those models, and what is missing. With nothing trained
+    yet, one line with the command that trains it."""
     names = [b.strip() for b in batch.split(",")]
     if preset == PRESET:
-        display(Markdown("This page is itself at the paper's scale."))
-        return
+        return [Markdown("This page is itself at the paper's scale.")]
     found, missing = {}, {}
     for name in names:
         found[name], missing[name] = store.available(name, PRESET, seed, results_dir)
     found = {name: models for name, models in found.items() if models}
     total = sum(len(m) for m in found.values()) + sum(len(m) for m in missing.values())
     if not found:
-        display(Markdown(f"**Paper scale (preset `paper`), seed {seed}: no model of {batch.replace(',', ', ')} "
-                         f"is published or stored yet** (0 of {total}).\n\n" + missing_note(missing)))
-        return
+        return [Markdown(f"Not trained yet at paper scale (0 of {total} models; about "
+                         f"{math.ceil(total * SECONDS_PER_MODEL / 60)} GPU-minutes): `{command(batch)}`")]
     p = batches.get_preset(PRESET)
     count = sum(len(m) for m in found.values())
-    display(Markdown(f"**Paper scale (preset `paper`: N = {p.n}, d = {p.d}, batch size {p.batch_work}/k, "
-                     f"{p.steps} steps), seed {seed}: {count} of {total} models of {batch.replace(',', ', ')}.**"))
-    display(numbers(found))
+    parts = [Markdown(f"**Paper scale (preset `paper`: N = {p.n}, d = {p.d}, batch size {p.batch_work}/k, "
+                      f"{p.steps} steps), seed {seed}: {count} of {total} models of {batch.replace(',', ', ')}.**"),
+             numbers(found)]
     field = batches.get_batch(names[0]).sweep_fields()[0]
     page = {name: store.available(name, preset, seed, results_dir)[0] for name in found}
-    compare(page, found, field)
-    plt.show()
-    plots.traces([m for models in found.values() for m in models], field,
-                 title=f"paper scale: {', '.join(found)}, colour = {field}")
-    plt.show()
-    for claim in checks:
-        verdict(claim, seed, results_dir)
-    display(Markdown(missing_note(missing)))
+    figure = compare(page, found, field)
+    plt.close(figure)
+    trace = plots.traces([m for models in found.values() for m in models], field,
+                         title=f"ours at paper scale: {', '.join(found)}, colour = {field}")
+    plt.close(trace)
+    parts += [figure, trace]
+    parts += [verdict(number, seed, results_dir) for number in checks]
+    parts.append(Markdown(missing_note(missing)))
+    return parts
 
 
-def verdict(claim, seed: int = 0, results_dir=None) -> None:
-    """A claim's check over the paper-scale models that exist, or which batches it still needs."""
-    try:
-        result = claim(PRESET, seed, results_dir)
-    except store.StoreError as error:
-        display(Markdown(f"**Verdict at paper scale: not trained yet.** {error}"))
-        return
-    display(Markdown(f"**At paper scale, over the models above:** {result.markdown()}"))
+def verdict(number: int, seed: int = 0, results_dir=None) -> Markdown:
+    """Claim `number`'s check over the paper-scale models that exist, or which batches it still needs."""
+    return Markdown(claims.evaluate(number, PRESET, seed, results_dir).markdown())
 
 
 def status(seed: int = 0, results_dir=None) -> str:

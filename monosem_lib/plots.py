@@ -10,8 +10,14 @@ import torch
 from . import metrics
 
 
-def _colours(results, field: str, log: bool = True):
+def log_scale(results, field: str, log: bool | None = None) -> bool:
+    """`log` if given, else whether every value of `field` is positive (offsets are not)."""
+    return all(getattr(r.config, field) > 0 for r in results) if log is None else log
+
+
+def _colours(results, field: str, log: bool | None = None):
     values = torch.tensor([float(getattr(r.config, field)) for r in results])
+    log = log_scale(results, field, log)
     values = values.log10() if log else values
     span = (values.max() - values.min()).item() or 1.0
     cmap = plt.get_cmap("viridis")
@@ -19,15 +25,20 @@ def _colours(results, field: str, log: bool = True):
     return [cmap(norm(v.item())) for v in values], plt.cm.ScalarMappable(norm=norm, cmap=cmap)
 
 
-def traces(results, field: str = "lr", log: bool = True, title: str = ""):
-    """Figs. 1, 3, 6, 7, 12: loss, # mono / N and mean bias against log2 training steps."""
+def traces(results, field: str = "lr", log: bool | None = None, title: str = ""):
+    """Figs. 1, 3, 6, 7, 12: loss, # mono / N and mean bias against log2 training steps. The colour
+    scale is logarithmic unless some value of `field` is not positive (offsets), or `log` says."""
     fig, axes = plt.subplots(3, 1, figsize=(6, 6.5), sharex=True)
+    log = log_scale(results, field, log)
     colours, mappable = _colours(results, field, log)
     for r, colour in zip(results, colours):
         steps = r.trace["step"].float().log2()
         smooth = metrics.smoothed_loss(r)
-        logged = r.loss_steps[len(r.loss_steps) - len(smooth):].float() + 1
-        axes[0].plot(logged.log2(), smooth, color=colour)
+        # The smoothing window fills only after its first logs: before that, the raw log, so the
+        # early decay (Fig. 19) is drawn too.
+        early = len(r.loss) - len(smooth)
+        loss = torch.cat([r.loss[:early], smooth])
+        axes[0].plot((r.loss_steps[:len(loss)].float() + 1).log2(), loss, color=colour)
         axes[1].plot(steps, r.trace["mono"], color=colour)
         axes[2].plot(steps, r.trace["mean_bias"], color=colour)
     for ax, label in zip(axes, ("loss (smoothed)", "# mono neurons / N", "mean bias")):
@@ -44,10 +55,11 @@ def activation_image(r, ax, W1=None, b=None):
     h = metrics.response(r, W1, b)
     neuron_order, feature_order = metrics.orderings(h)
     image = h[feature_order][:, neuron_order].T  # (neurons, features)
-    ax.imshow(image.clamp(min=0), aspect="auto", cmap="magma", interpolation="nearest",
-              vmin=0, vmax=max(float(image.max()), 1e-6))
+    shown = ax.imshow(image.clamp(min=0), aspect="auto", cmap="magma", interpolation="nearest",
+                      vmin=0, vmax=max(float(image.max()), 1e-6))
     ax.set_xlabel("feature")
     ax.set_ylabel("neuron")
+    return shown
 
 
 def activation_images(results, field: str = "lr", columns: int = 3):
@@ -58,7 +70,7 @@ def activation_images(results, field: str = "lr", columns: int = 3):
     for ax in axes.flat[len(results):]:
         ax.set_visible(False)
     for r, ax in zip(results, axes.flat):
-        activation_image(r, ax)
+        fig.colorbar(activation_image(r, ax), ax=ax, shrink=0.8, label="h_i(F_j)")
         s = metrics.summary(r)
         ax.set_title(f"{field}={getattr(r.config, field):.3g}\nmono/N={s['mono_per_feature']:.2f}", fontsize=9)
     fig.tight_layout()
@@ -209,15 +221,16 @@ def offset_map(groups: dict):
 
 
 def activation_thumbnail(r, size: float = 3.0, title: str = ""):
-    """A small Fig. 4/10-style activation image without axes text, for the explorer widget."""
-    fig, ax = plt.subplots(figsize=(size, size))
-    activation_image(r, ax)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("feature", fontsize=7)
-    ax.set_ylabel("neuron", fontsize=7)
+    """A small Fig. 4/10-style activation image with its colour bar, for the explorer widget."""
+    fig, ax = plt.subplots(figsize=(size * 1.25, size))
+    bar = fig.colorbar(activation_image(r, ax), ax=ax, shrink=0.85)
+    bar.ax.tick_params(labelsize=7)
+    bar.set_label("h_i(F_j)", fontsize=7)
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("feature (sorted)", fontsize=7)
+    ax.set_ylabel("neuron (sorted by r)", fontsize=7)
     if title:
-        ax.set_title(title, fontsize=7)
+        ax.set_title(title, fontsize=8)
     return fig
 
 

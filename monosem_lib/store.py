@@ -276,9 +276,9 @@ def save(result: ModelResult, directory=None) -> Path:
 
 
 def keeps_W2(config: ModelConfig) -> bool:
-    """W2 is published only for Section 5's models, whose figures read it."""
-    where = batches.locate(config)
-    return where is not None and mechanism.MODELS.get(where[0]) == config.eps
+    """W2 is published only for Section 5's models, whose figures read it: for a model any of whose
+    batches is one of them (a model can sit in two sweeps)."""
+    return any(mechanism.MODELS.get(name) == config.eps for name, _ in batches.holders(config))
 
 
 def keeps_checkpoints(config: ModelConfig) -> bool:

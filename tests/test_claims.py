@@ -1,4 +1,5 @@
 """Numeric regression of every claim at the smoke preset, with tolerances, and the seed aggregation.
+The judges' logic is tested on synthetic summaries in test_claim_judges.py.
 
 Regenerate the reference after an intended change: python tests/test_claims.py
 """
@@ -16,9 +17,9 @@ REFERENCE = Path(__file__).with_name("smoke_claims.json")
 def current(results_dir) -> dict:
     out = {}
     for n in range(1, 12):
-        claim = getattr(claims, f"claim_{n}")("smoke", 0, results_dir)
-        assert claim.verdict in claims.VERDICTS and claim.rows
-        out[str(n)] = {"verdict": claim.verdict, "ours": [row.ours for row in claim.rows]}
+        judgement = claims.evaluate(n, "smoke", 0, results_dir)
+        assert judgement.verdict in claims.VERDICTS and judgement.checks, judgement.missing
+        out[str(n)] = {"verdict": judgement.verdict, "ours": [float(c.ours) for c in judgement.checks]}
     return out
 
 
@@ -41,13 +42,13 @@ def test_claims_aggregate_mean_and_spread_over_seeds(smoke_results):
     for seed in (1, 2):
         for batch in ("LR1", "LR2"):
             store.train_batch(batch, "smoke", seed, results_dir=smoke_results, progress=False)
-    per_seed = [claims.claim_1("smoke", s, smoke_results) for s in (0, 1, 2)]
+    per_seed = [claims.evaluate(1, "smoke", s, smoke_results) for s in (0, 1, 2)]
     summary = claims.aggregate(per_seed)
-    assert summary["seeds"] == 3 and sum(summary["tally"].values()) == 3
-    values = [c.rows[0].ours for c in per_seed]
+    assert summary.seeds == 3 and sum(summary.tally.values()) == 3
+    values = [j.checks[0].ours for j in per_seed]
     mean = sum(values) / 3
-    assert summary["rows"][0][2].startswith(per_seed[0].rows[0].fmt.format(mean))
-    assert " – " in summary["rows"][0][2]
+    assert summary.rows[0].ours.startswith(per_seed[0].checks[0].fmt.format(mean))
+    assert " – " in summary.rows[0].ours
 
 
 if __name__ == "__main__":

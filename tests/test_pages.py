@@ -1,0 +1,56 @@
+"""What the pages are built from (issue 17): titles that name their batch, tables, the traces'
+colour scale, the explorer's image width, the opening verdict table. No training."""
+import nbformat
+
+from monosem_lib import chapters, claims, explorer, plots
+
+
+def test_a_page_per_batch_names_its_batch_in_its_title(tmp_path):
+    path = tmp_path / "page.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 4.1.1 Basins\n\ntext")])
+    nbformat.write(nb, path)
+    chapters.title_page(path, "LR2")
+    first = nbformat.read(path, as_version=4).cells[0].source
+    assert first.startswith("# 4.1.1 Basins: LR2 (Learning-rate sweep, power-law features)\n") and first.endswith("text")
+
+
+def test_table_escapes_pipes():
+    text = chapters.table(["a", "b"], [["x|y", 1]]).data
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]
+
+
+def test_traces_colour_offsets_on_a_linear_scale():
+    """Negative offsets on a log scale gave nan colours: a blank figure."""
+    class Config:
+        def __init__(self, offset):
+            self.offset = offset
+    results = [type("R", (), {"config": Config(o)})() for o in (-2.0, -0.5, 0.0)]
+    assert not plots.log_scale(results, "offset")
+    colours, mappable = plots._colours(results, "offset")
+    assert mappable.norm.vmin == -2.0 and all(0 <= c <= 1 for rgba in colours for c in rgba)
+    positive = [type("R", (), {"config": Config(o)})() for o in (0.1, 1.0)]
+    assert plots.log_scale(positive, "offset") and not plots.log_scale(positive, "offset", log=False)
+
+
+def test_explorer_images_keep_their_pixel_width():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, _ = plt.subplots(figsize=(2, 1))
+    png = explorer.figure_png(fig, dpi=50)
+    panel = explorer._panel(png, "caption")
+    import io
+    width = plt.imread(io.BytesIO(png)).shape[1]
+    assert explorer.png_width(png) == width and panel.children[0].layout.width == f"{width}px"
+
+
+def test_the_verdict_table_marks_every_claim_and_links_its_page(tmp_path, monkeypatch):
+    """With nothing stored or published, every cell says not trained and names the batch."""
+    from monosem_lib import store
+    monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
+    table = claims.verdict_table([1, 11], "smoke", 0, tmp_path / "results", link_prefix="../executed/")
+    lines = table.splitlines()
+    assert lines[0] == "| claim | preset `smoke` | preset `paper` |"
+    assert lines[2].startswith("| [1](../executed/4-1-1-basins-LR1.ipynb): ")
+    assert lines[2].count("· **not trained yet**: LR1 is not trained at preset") == 2
+    assert lines[3].startswith("| [11](../executed/5-mechanism-E1-E3.ipynb): ") and len(lines) == 4
