@@ -5,11 +5,6 @@ import pytest
 
 from monosem_lib import batches, chapters, mechanism, store
 
-# Published before store.keeps_W2 looked at every batch holding a model (issue 17): at the cpu
-# preset E3's eps = 1/256 model is also B5's offset -1 model, and was published as B5's, without
-# W2. It needs a retrain to republish (python -m monosem_lib train E3 --preset cpu
-# --only eps=0.00390625 --publish); until then claim 11 says so instead of judging E3.
-KNOWN_WITHOUT_W2 = {"cpu": {"seed0-c5b7d62bc1f76447.pt"}}
 
 
 def published_presets() -> list[str]:
@@ -46,6 +41,4 @@ def test_every_chapter_model_has_the_tensors_its_page_reads(preset, tmp_path, mo
             if store.keeps_checkpoints(m.config) and not m.checkpoints:
                 lacking.append(f"{name} {m.config}: checkpoints")
     assert not lacking
-    # Strict both ways: a new model without W2 fails, and so does the known one once republished
-    # (then drop it from KNOWN_WITHOUT_W2).
-    assert missing_W2 == KNOWN_WITHOUT_W2.get(preset, set()), "published without the W2 their page reads"
+    assert not missing_W2, "published without the W2 their page reads"
