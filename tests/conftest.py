@@ -5,15 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from monosem_lib import batches, store
+from monosem_lib import batches, runs, store
 
 SMOKE_RESULTS = Path(__file__).resolve().parent.parent / ".pytest_cache" / "smoke-results"
 
 
 def train_smoke() -> Path:
     """Every batch at the smoke preset, seed 0 (cached across sessions by the result store)."""
-    for name in batches.BATCHES:
-        store.train_batch(name, "smoke", 0, results_dir=SMOKE_RESULTS, progress=False)
+    runs.train(runs.Request(tuple(batches.BATCHES), "smoke", results_dir=SMOKE_RESULTS, progress=False))
     return SMOKE_RESULTS
 
 
