@@ -87,15 +87,16 @@ def step_flops(c: ModelConfig) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class Speed:
-    """A device's measured training rate: a fixed cost per stacked step (sampling, launches, the
-    LAMB step's small passes) plus each model's matmul FLOPs at a rate."""
+    """A device's measured training rate: a fixed cost per stacked step (launches, the step's small
+    passes), a fixed cost per model-step (sampling) and each model's matmul FLOPs at a rate."""
     name: str
     stack_step_ms: float
     model_tflops: float
+    model_step_ms: float = 0.0
 
     def seconds(self, configs) -> float:
-        c = configs[0]
-        return c.steps * (self.stack_step_ms / 1e3 + sum(map(step_flops, configs)) / (self.model_tflops * 1e12))
+        per_step_ms = self.stack_step_ms + len(configs) * self.model_step_ms
+        return configs[0].steps * (per_step_ms / 1e3 + sum(map(step_flops, configs)) / (self.model_tflops * 1e12))
 
 
 def _fitted(name: str, single_ms: float, stack: int, stacked_ms: float) -> Speed:
@@ -108,10 +109,11 @@ def _fitted(name: str, single_ms: float, stack: int, stacked_ms: float) -> Speed
 
 # Measured (README, "Paper scale"): on one H100 with TF32 a paper model takes 1.58 ms per step
 # alone and 0.40 ms per model-step in a stack of 7 (53 s a model). On a CPU, README "Measured on
-# these machines": about 75 GFLOP/s of model matmuls at the cpu preset on the project's 2 cores,
-# and about 1.5 ms per stacked step of fixed cost at the smoke preset; rough, these cores vary 2×.
+# these machines": about 75 GFLOP/s of model matmuls at the cpu preset on the project's 2 cores;
+# at the smoke preset about 1 ms per stacked step and 1 ms per model-step besides (measured
+# 2026-11-30, idle: 1.5 ms for one model, 3.4 ms for two). Rough: these shared cores vary 2-5×.
 SPEEDS = {"cuda": _fitted("one H100 (TF32)", single_ms=1.58, stack=7, stacked_ms=0.40),
-          "cpu": Speed("2 CPU cores like the project's", stack_step_ms=1.5, model_tflops=0.075)}
+          "cpu": Speed("2 CPU cores like the project's", stack_step_ms=1.0, model_tflops=0.075, model_step_ms=1.0)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -436,7 +438,7 @@ class Slurm:
     gpus: int = 1             # a task's GPUs (0 on a CPU-only partition)
 
     def executor(self, folder: Path):
-        executor = submitit().SlurmExecutor(folder=folder / "%A_%a")
+        executor = submitit().SlurmExecutor(folder=folder / "%j")
         parameters = {"time": self.minutes, "array_parallelism": self.parallelism, "gpus_per_node": self.gpus,
                       "cpus_per_task": 2, "job_name": "monosem"}
         if self.partition:
@@ -464,6 +466,15 @@ def gather(request: Request, jobs: list[tuple[Unit, object]]) -> Outcome:
         try:
             outcome.trained += [by_name[name] for name in job.result()]
         except Exception as error:
-            lines = [line for line in str(error).strip().splitlines() if line.strip()]
-            outcome.failed.append((unit.name, lines[-1] if lines else type(error).__name__))
+            outcome.failed.append((unit.name, reason(error)))
     return outcome
+
+
+def reason(error: Exception) -> str:
+    """A failed task's error in one line: the last line of its traceback, which submitit puts
+    between two rules of dashes, else the error's own last line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    rules = [i for i, line in enumerate(lines) if set(line) == {"-"}]
+    if len(rules) >= 2 and rules[-1] > rules[-2] + 1:
+        return lines[rules[-1] - 1]
+    return lines[-1] if lines else type(error).__name__
