@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -42,8 +43,8 @@ def main(argv=None) -> int:
         print(f"error: {stop}", file=sys.stderr)
         return stop.code
     except (KeyboardInterrupt, runs.Terminated) as stop:  # outside training: nothing is half-done
-        signum = getattr(stop, "signum", 2)
-        print(f"stopped by {runs.signal.Signals(signum).name}; nothing was being trained", file=sys.stderr)
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
         return 128 + signum
 
 

@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from . import batches, store, tasks, training
 from .config import ConfigError, ModelConfig
@@ -328,19 +329,22 @@ def train(request: Request, share: list[Unit] | None = None) -> Outcome:
     start = time.perf_counter()
     share = plan(request) if share is None else share
     todo = [u for u in share if request.force or not all(present(c, request) for c in u.configs)]
+    if request.jobs > 1 and len(todo) > 1:
+        return Outcome(_in_processes(request, todo), seconds=time.perf_counter() - start)
+    configs = [c for u in todo for c in u.configs]
     try:
-        if request.jobs == 1 or len(todo) <= 1:
-            configs = [c for u in todo for c in u.configs]
-            trained = train_models(request, configs, f"{len(configs)} models") if configs else []
-        else:
-            trained = _in_processes(request, todo)
+        trained = train_models(request, configs, f"{len(configs)} models") if configs else []
     except (KeyboardInterrupt, Terminated) as stop:
-        signum = getattr(stop, "signum", signal.SIGINT)
-        raise Stopped(f"stopped by {signal.Signals(signum).name} while training {', '.join(u.name for u in todo)}: "
-                      f"what was in training is lost, every finished stack is kept in "
-                      f"{store.models_dir(request.results_dir)}; the same command trains the rest",
-                      128 + signum) from None
+        raise stopped(stop, todo, request) from None
     return Outcome(trained, seconds=time.perf_counter() - start)
+
+
+def stopped(stop: BaseException, units: list[Unit], request: Request) -> "Stopped":
+    signum = getattr(stop, "signum", signal.SIGINT)
+    names = ", ".join(u.name for u in units[:4]) + (f" and {len(units) - 4} more units" if len(units) > 4 else "")
+    return Stopped(f"stopped by {signal.Signals(signum).name} while training {names}: what was in training is "
+                   f"lost, every finished stack is kept in {store.models_dir(request.results_dir)}; the same "
+                   f"command trains the rest", 128 + signum)
 
 
 def _in_processes(request: Request, todo: list[Unit]) -> list[ModelConfig]:
@@ -355,17 +359,27 @@ def _in_processes(request: Request, todo: list[Unit]) -> list[ModelConfig]:
         slots.put(slot)
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                                initargs=(slots, threads, request.device, os.getpid()))
-    futures = {pool.submit(_train_unit, request, u): u for u in todo}
+    # The workers start while Ctrl-C is ignored, and inherit that: the whole group gets the
+    # signal, and the parent alone handles it (by ending them).
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        futures = {pool.submit(_train_unit, request, u): u for u in todo}
+    finally:
+        signal.signal(signal.SIGINT, before)
     trained = []
     try:
         for future in as_completed(futures):
             trained += future.result()
     except BrokenProcessPool:
-        lost = [futures[f].name for f in futures if not f.done() or f.exception() is not None]
+        lost = [futures[f].name for f in futures if f.running() or (f.done() and f.exception() is not None)]
         _stop(pool)
         raise Stopped(f"a training process died (killed from outside, e.g. out of memory) while training "
                       f"{', '.join(lost)}: every finished stack is kept in {store.models_dir(request.results_dir)}; "
                       f"the same command trains the rest", 1) from None
+    except (KeyboardInterrupt, Terminated) as stop:
+        running = [futures[f] for f in futures if f.running()][:jobs]  # the next one waits in the call queue
+        _stop(pool)
+        raise stopped(stop, running, request) from None
     except BaseException:
         _stop(pool)
         raise
@@ -374,7 +388,11 @@ def _in_processes(request: Request, todo: list[Unit]) -> list[ModelConfig]:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """End the workers now: what they were training is lost, what they stored is kept."""
+    """End the workers now: what they were training is lost, what they stored is kept. A second
+    Ctrl-C or SIGTERM meanwhile changes nothing."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for process in multiprocessing.active_children():
         process.kill()
     pool.shutdown(wait=True, cancel_futures=True)
@@ -386,7 +404,9 @@ _SLOT = 0  # this worker's progress-bar line (and, on CUDA, its GPU)
 def _start_worker(slots, threads: int, device: str, parent: int) -> None:
     global _SLOT
     die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+    # tqdm's default lock is a named semaphore; a worker killed mid-run never releases it and the
+    # resource tracker then warns of a leak. Across spawned processes it guards nothing anyway.
+    tqdm.set_lock(threading.RLock())
     _SLOT = slots.get()
     torch.set_num_threads(threads)
     if device == "cuda":
