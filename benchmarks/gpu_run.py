@@ -108,7 +108,11 @@ def main(argv=None) -> int:
         request = runs.Request(("all",), args.preset, (args.seed,), args.device, args.results_dir, progress=False)
         share = runs.within_budget(request, args.budget)
         report.write(f"\n## training: {len(share)} units, estimated {sum(u.seconds(args.device) for u in share):.0f} s\n\n")
-        outcome = runs.train(request, share)
+        try:
+            outcome = runs.train(request, share)
+        except Exception as error:  # e.g. out of memory: what finished is stored, and exported below
+            report.write(f"training failed: {type(error).__name__}: {error}\n")
+            outcome = runs.Outcome([])
         # What this machine's store holds that the published set lacks (a rerun's earlier models too).
         models = [store.load_model(m.config, request.results_dir, published=False) for m in request.models()
                   if store.model_path(m.config, request.results_dir).exists()

@@ -33,7 +33,6 @@ from .config import PRECISIONS, ConfigError
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    runs.raise_on_sigterm()
     try:
         return args.run(args)
     except (ConfigError, store.StoreError) as error:
@@ -197,9 +196,11 @@ def request_of(args, device: str, local: bool = False) -> runs.Request:
     request.models()
     gpus = getattr(args, "gpus", None)
     if gpus is not None:
-        if device != "cuda" or not 1 <= gpus <= torch.cuda.device_count():
-            raise ConfigError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA GPU(s) "
-                              f"(device {device}); valid: 1…{torch.cuda.device_count()} with --device cuda")
+        count = torch.cuda.device_count()
+        if device != "cuda" or count == 0:
+            raise ConfigError(f"--gpus needs CUDA GPUs (device cuda); torch sees {count} here")
+        if not 1 <= gpus <= count:
+            raise ConfigError(f"--gpus {gpus}: this machine has {count} CUDA GPU(s); valid: 1…{count}")
         jobs = gpus
     elif args.jobs is not None:
         jobs = args.jobs
@@ -225,16 +226,18 @@ def cmd_plan(args) -> int:
         print(json.dumps({"preset": args.preset, "device": device, "speed": speed.name, "shards": shards,
                           "units": rows}, indent=1))
         return 0
-    print(f"{'unit':>4} {'shard':>5} {'models':>6} {'PFLOP':>8} {'est. s':>8}  what")
+    print(f"{'unit':>4} {'shard':>5} {'models':>6} {'FLOP':>9} {'est. s':>8}  what")
     for r in rows:
-        print(f"{r['unit']:4d} {r['shard']:5d} {len(r['models']):6d} {r['flops'] / 1e15:8.3f} {r['seconds']:8.0f}  "
-              f"{r['name']}")
+        print(f"{r['unit']:4d} {r['shard']:5d} {len(r['models']):6d} {r['flops']:9.2e} {r['seconds']:8.0f}  {r['name']}")
     total = sum(r["seconds"] for r in rows)
     longest = max((r["seconds"] for r in rows), default=0)
-    print(f"\n{len(rows)} units, {sum(len(r['models']) for r in rows)} models, {sum(r['flops'] for r in rows) / 1e15:.2f} "
-          f"PFLOP; estimated on {speed.name}: {total / 3600:.2f} h in one process, the longest unit "
-          f"{longest / 60:.1f} min")
+    print(f"\n{len(rows)} units, {sum(len(r['models']) for r in rows)} models, {sum(r['flops'] for r in rows):.2e} "
+          f"FLOP; estimated on {speed.name}: {duration(total)} in one process, the longest unit {duration(longest)}")
     return 0
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
 
 
 def share_of(args, request: runs.Request) -> list:
@@ -288,7 +291,7 @@ def cmd_train(args) -> int:
         publish([r for *_, r, _ in rows], args.force)
     print(f"\n{len(models)} models in {len(share)} unit(s), {len(trained)} trained, {time.perf_counter() - start:.1f} s "
           f"wall (preset {args.preset}, seed {','.join(map(str, request.seeds))}, device {device}, "
-          f"{'Slurm' if args.executor == 'slurm' else f'{request.jobs} job(s)'})")
+          f"{'Slurm' if args.executor == 'slurm' else f'{min(request.jobs, max(1, len(share)))} job(s)'})")
     for name, why in outcome.failed:
         print(f"error: {name} failed: {why}", file=sys.stderr)
     return 1 if outcome.failed else 0
@@ -418,4 +421,5 @@ def print_summary(rows) -> None:
 
 
 if __name__ == "__main__":
+    runs.raise_on_sigterm()  # SIGTERM stops a run as Ctrl-C does: workers ended, one line
     sys.exit(main())

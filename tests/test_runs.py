@@ -1,6 +1,7 @@
 """Training runs (monosem_lib/runs.py): the plan, shards, the budget, per-model locks, executors
 (submitit's local and debug executors, a mocked Slurm job array), and signals. Smoke preset only."""
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -76,6 +77,20 @@ def test_the_plan_is_the_same_on_every_call_whatever_is_stored(tmp_path):
     before = runs.plan(small)
     runs.train(small, before[:1])
     assert runs.plan(small) == before
+
+
+def test_the_plan_command_prints_the_same_units_every_time(tmp_path, capsys):
+    from monosem_lib.__main__ import main
+    args = ["plan", "LR1", "RP1", "--preset", "smoke", "--device", "cpu", "--results-dir", str(tmp_path), "--json"]
+    printed = []
+    for trained in (False, True):
+        if trained:
+            runs.train(request(tmp_path), runs.plan(request(tmp_path))[:1])
+        assert main(args) == 0
+        printed.append(json.loads(capsys.readouterr().out))
+    assert printed[0] == printed[1]
+    assert [u["files"] for u in printed[0]["units"]] == [[store.file_name(c) for c in u.configs]
+                                                          for u in runs.plan(request(tmp_path))]
 
 
 def test_each_distinct_model_is_named_once():
@@ -301,6 +316,21 @@ def test_a_stopped_train_leaves_no_process_behind(tmp_path, signum):
     if signum != signal.SIGKILL:
         assert err.count("error: ") == 1 and "Traceback" not in err and "Warning" not in err  # besides progress bars
         assert f"stopped by {signal.Signals(signum).name} while training" in err and "every finished stack is kept" in err
+
+
+def test_a_worker_ends_with_its_parent_even_mid_unit():
+    child = ("import sys, time; from monosem_lib import runs; runs.die_with_parent(int(sys.argv[1])); "
+             "print('ready', flush=True); time.sleep(120)")  # a worker deep in a long unit
+    parent = ("import os, subprocess, sys, time; "
+              f"c = subprocess.Popen([sys.executable, '-c', {child!r}, str(os.getpid())]); "
+              "print(c.pid, flush=True); time.sleep(120)")
+    process = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    worker = psutil.Process(int(process.stdout.readline()))
+    assert process.stdout.readline().strip() == "ready"
+    process.kill()
+    process.wait()
+    worker.wait(timeout=3)  # raises psutil.TimeoutExpired if it outlives its parent
 
 
 def test_a_killed_worker_gives_one_line_and_stops_the_others(tmp_path):
