@@ -165,6 +165,8 @@ def plan(request: Request) -> list[Unit]:
 def shard(plan_units: list[Unit], index: int, count: int, device: str) -> list[Unit]:
     """Share `index` of `count` (0-based) of a plan: each unit, longest first, goes to the share with
     the least estimated time so far (the lowest index on ties). Shares are disjoint and cover the plan."""
+    if count < 1:
+        raise ConfigError(f"the number of shards must be ≥ 1, got {count}")
     if not 0 <= index < count:
         raise ConfigError(f"shard {index}/{count}: the index must lie in 0…{count - 1}")
     loads, shares = [0.0] * count, [[] for _ in range(count)]

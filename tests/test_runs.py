@@ -43,6 +43,15 @@ def assert_same_models(request_, directory, reference):
         assert all(same_tensors(getattr(ours, key), getattr(theirs, key)) for key in store.TENSORS), m.label
 
 
+def fill(directory, reference, units) -> None:
+    """Store the units' models by copying them from `reference` (a store filled without training)."""
+    for u in units:
+        for c in u.configs:
+            path = store.model_path(c, directory)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(store.model_path(c, reference).read_bytes())
+
+
 def leftovers(directory) -> list[str]:
     return [p.name for p in (Path(directory) / "models").iterdir() if not p.name.startswith("seed") or
             not p.name.endswith(".pt")]
@@ -59,7 +68,7 @@ def reference(tmp_path_factory):
 
 # ---------------------------------------------------------------- the plan
 
-def test_the_plan_is_the_same_on_every_call_whatever_is_stored(tmp_path):
+def test_the_plan_is_the_same_on_every_call_whatever_is_stored(tmp_path, reference):
     for device in ("cpu", "cuda"):
         r = runs.Request(("all",), "paper", (0, 1), device)
         first = runs.plan(r)
@@ -75,17 +84,17 @@ def test_the_plan_is_the_same_on_every_call_whatever_is_stored(tmp_path):
             assert all(len({(m.batch, m.config.seed) for m in u.models}) == 1 for u in first)
     small = request(tmp_path)
     before = runs.plan(small)
-    runs.train(small, before[:1])
+    fill(tmp_path, reference, before[:1])
     assert runs.plan(small) == before
 
 
-def test_the_plan_command_prints_the_same_units_every_time(tmp_path, capsys):
+def test_the_plan_command_prints_the_same_units_every_time(tmp_path, reference, capsys):
     from monosem_lib.__main__ import main
     args = ["plan", "LR1", "RP1", "--preset", "smoke", "--device", "cpu", "--results-dir", str(tmp_path), "--json"]
     printed = []
     for trained in (False, True):
         if trained:
-            runs.train(request(tmp_path), runs.plan(request(tmp_path))[:1])
+            fill(tmp_path, reference, runs.plan(request(tmp_path))[:1])
         assert main(args) == 0
         printed.append(json.loads(capsys.readouterr().out))
     assert printed[0] == printed[1]
@@ -195,22 +204,19 @@ def test_a_model_whose_trainer_died_is_trained_by_the_waiter(tmp_path):
     assert len(result["outcome"].trained) == 2 and store.load("LR1", "smoke", 0, tmp_path)
 
 
-@pytest.mark.parametrize("corrupt", [False, True])
-def test_two_writers_of_one_unit_leave_one_valid_file_each_and_no_leftovers(tmp_path, reference, corrupt):
+def test_two_writers_of_one_unit_leave_one_valid_file_each_and_no_leftovers(tmp_path, reference):
     r = request(tmp_path, ("LR1",))
-    if corrupt:  # a store of truncated files: both runs find them, one sets each aside
-        for m in r.models():
-            path = store.model_path(m.config, tmp_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(store.model_path(m.config, reference).read_bytes()[:1000])
+    for m in r.models():  # a store of truncated files: both runs find them, one sets each aside
+        path = store.model_path(m.config, tmp_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(store.model_path(m.config, reference).read_bytes()[:1000])
     processes = [cli("train", "LR1", "--preset", "smoke", "--results-dir", str(tmp_path)) for _ in range(2)]
     outputs = [p.communicate(timeout=240) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
     trained = sum(int(out.split(" trained, ")[0].rsplit(" ", 1)[-1]) for out, _ in outputs if " trained, " in out)
     assert trained == 2  # each model once, by one of the two
     assert_same_models(r, tmp_path, reference)
-    assert sorted(leftovers(tmp_path)) == (sorted(store.file_name(m.config) + ".corrupt" for m in r.models())
-                                           if corrupt else [])
+    assert sorted(leftovers(tmp_path)) == sorted(store.file_name(m.config) + ".corrupt" for m in r.models())
 
 
 # ---------------------------------------------------------------- executors
@@ -246,6 +252,29 @@ def test_a_mocked_slurm_job_array_gives_the_in_process_files(tmp_path, reference
         outcome = runs.gather(r, jobs)
     assert not outcome.failed and len(outcome.trained) == len(r.models())
     assert_same_models(r, tmp_path, reference)
+
+
+def test_train_with_the_slurm_executor_waits_reports_and_publishes(tmp_path, reference, monkeypatch, capsys):
+    pytest.importorskip("submitit")
+    from submitit.core import submission
+    from submitit.slurm.test_slurm import mocked_slurm
+    from monosem_lib.__main__ import main
+    monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
+    submit = runs.submit
+
+    def submit_and_run(*args):  # the cluster runs each task as it is submitted
+        jobs = submit(*args)
+        for _, job in jobs:
+            with mock.job_context(job.job_id):
+                submission.process_job(job.paths.folder)
+        return jobs
+    monkeypatch.setattr(runs, "submit", submit_and_run)
+    with mocked_slurm() as mock:
+        assert main(["train", *SMALL, "--preset", "smoke", "--device", "cpu", "--executor", "slurm",
+                     "--results-dir", str(tmp_path), "--publish"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted job array 12: 2 tasks" in out and ", 4 trained," in out and "published 4 models" in out
+    assert_same_models(request(tmp_path), tmp_path, reference)
 
 
 def test_a_failed_task_is_reported_with_its_reason(tmp_path):
