@@ -5,6 +5,11 @@
     python -m monosem_lib train all [--seed 0,1,2] [--jobs 2]
     python -m monosem_lib train LR1 LR2 --seed 1,2
     python -m monosem_lib train LR1 LR3 --preset paper --only lr=0.003,0.01,0.03 --publish
+    python -m monosem_lib plan all --preset paper [--json]       # the units of work, longest first
+    python -m monosem_lib train all --preset paper --shard 3/31  # one share of the plan (or --shard auto)
+    python -m monosem_lib train all --preset paper --gpus 4      # one worker a GPU
+    python -m monosem_lib train all --preset paper --executor slurm --slurm-partition gpu --publish
+    python -m monosem_lib train all --preset paper --budget 900  # what fits 15 minutes, the claims' first
     python -m monosem_lib import run.pt --device-name "NVIDIA H100 80GB HBM3" --torch-version 2.11.0+cu130 \
         --precision tf32 --commit 4f61423 --stack-seconds 333
     python -m monosem_lib verify LR3 [--preset cpu]      # retrain, compare with the published models
@@ -13,14 +18,17 @@
     python -m monosem_lib execute all
 """
 import argparse
+import dataclasses
+import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from . import batches, chapters, metrics, store, training
+from . import batches, chapters, metrics, runs, store, training
 from .config import PRECISIONS, ConfigError
 
 
@@ -31,6 +39,13 @@ def main(argv=None) -> int:
     except (ConfigError, store.StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except runs.Stopped as stop:
+        print(f"error: {stop}", file=sys.stderr)
+        return stop.code
+    except (KeyboardInterrupt, runs.Terminated) as stop:  # outside training: nothing is half-done
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,8 +68,29 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--local", action="store_true",
                        help="train what the local store lacks even where published/ has the model "
                             "(the book then shows your own training)")
+    train.add_argument("--shard", default=None, metavar="i/N|auto",
+                       help="train share i (0-based) of N of the plan (see `plan`), skipping what is stored; "
+                            "auto: the array index of Slurm ($SLURM_ARRAY_TASK_ID) or Kubernetes "
+                            "($JOB_COMPLETION_INDEX)")
+    train.add_argument("--shards", type=int, default=None, help="N for --shard auto where the scheduler does not say")
+    train.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                       help="train the missing units, the claims' first, that fit this many seconds by the plan's "
+                            "estimates")
+    train.add_argument("--executor", default="local", choices=("local", "slurm"),
+                       help="local: this machine (default); slurm: one job array through submitit, one unit a task")
+    train.add_argument("--gpus", type=int, default=None, help="GPUs of this machine to use, one worker each (CUDA)")
+    train.add_argument("--slurm-partition", default=None, help="the Slurm partition (default: the cluster's)")
+    train.add_argument("--slurm-time", type=int, default=60, metavar="MINUTES", help="a task's time limit (default 60)")
+    train.add_argument("--array-parallelism", type=int, default=256, help="Slurm tasks running at once (default 256)")
     common(train)
     train.set_defaults(run=cmd_train)
+    plan = sub.add_parser("plan", help="the units of work `train` would run, longest first")
+    selection(plan, "plan only these models of each sweep (repeatable)")
+    plan.add_argument("--precision", default=None, choices=PRECISIONS, help="as for train")
+    plan.add_argument("--shards", type=int, default=None, help="also show how N shards split the plan")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    common(plan)
+    plan.set_defaults(run=cmd_plan)
     verify = sub.add_parser("verify", help="retrain published models (unless stored locally) and compare")
     selection(verify, "verify only these models of each sweep (repeatable)")
     verify.add_argument("--jobs", type=int, default=None, help="batches trained at once (as for train)")
@@ -160,9 +196,9 @@ def resolve_device(name: str | None) -> str:
     return name
 
 
-def default_jobs(device: str, batches_to_train: int) -> int:
-    """Two one-thread processes on a CPU with two or more cores (see store.train_many), else one."""
-    return 2 if device == "cpu" and batches_to_train > 1 and (os.cpu_count() or 1) >= 2 else 1
+def default_jobs(device: str, units: int) -> int:
+    """Two one-thread processes on a CPU with two or more cores (see runs._in_processes), else one."""
+    return 2 if device == "cpu" and units > 1 and (os.cpu_count() or 1) >= 2 else 1
 
 
 def batch_names(args) -> list[str]:
@@ -170,37 +206,123 @@ def batch_names(args) -> list[str]:
     return list(batches.BATCHES) if args.batch == ["all"] else [batches.get_batch(b).name for b in args.batch]
 
 
-def job_count(args, device: str, work: list) -> int:
-    jobs = args.jobs if args.jobs is not None else default_jobs(device, len(work))
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be ≥ 1, got {jobs}")
-    return jobs
+def request_of(args, device: str, local: bool = False) -> runs.Request:
+    """The command's request; bad --only values fail here, before anything trains."""
+    request = runs.Request(tuple(batch_names(args)), args.preset, tuple(args.seed), device, args.results_dir,
+                           getattr(args, "force", False), tuple(args.only), getattr(args, "precision", None),
+                           local or getattr(args, "local", False))
+    request.models()
+    gpus = getattr(args, "gpus", None)
+    if gpus is not None:
+        count = torch.cuda.device_count()
+        if device != "cuda" or count == 0:
+            raise ConfigError(f"--gpus needs CUDA GPUs (device cuda); torch sees {count} here")
+        if not 1 <= gpus <= count:
+            raise ConfigError(f"--gpus {gpus}: this machine has {count} CUDA GPU(s); valid: 1…{count}")
+        jobs = gpus
+    elif args.jobs is not None:
+        jobs = args.jobs
+    else:
+        jobs = default_jobs(device, len(runs.plan(dataclasses.replace(request, device=device))))
+    return dataclasses.replace(request, jobs=jobs)
+
+
+def cmd_plan(args) -> int:
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {device!r}; valid: cpu, cuda")
+    request = runs.Request(tuple(batch_names(args)), args.preset, tuple(args.seed), device, args.results_dir,
+                           only=tuple(args.only), precision=args.precision)
+    units = runs.plan(request)
+    shards = args.shards or 1
+    share = {id(u): i for i in range(shards) for u in runs.shard(units, i, shards, device)}
+    speed = runs.SPEEDS[device]
+    rows = [{"unit": n, "shard": share[id(u)], "name": u.name, "models": [m.label for m in u.models],
+             "files": [store.file_name(m.config) for m in u.models], "flops": u.flops(),
+             "seconds": round(u.seconds(device), 1)} for n, u in enumerate(units)]
+    if args.json:
+        print(json.dumps({"preset": args.preset, "device": device, "speed": speed.name, "shards": shards,
+                          "units": rows}, indent=1))
+        return 0
+    print(f"{'unit':>4} {'shard':>5} {'models':>6} {'FLOP':>9} {'est. s':>8}  what")
+    for r in rows:
+        print(f"{r['unit']:4d} {r['shard']:5d} {len(r['models']):6d} {r['flops']:9.2e} {r['seconds']:8.0f}  {r['name']}")
+    total = sum(r["seconds"] for r in rows)
+    longest = max((r["seconds"] for r in rows), default=0)
+    print(f"\n{len(rows)} units, {sum(len(r['models']) for r in rows)} models, {sum(r['flops'] for r in rows):.2e} "
+          f"FLOP; estimated on {speed.name}: {duration(total)} in one process, the longest unit {duration(longest)}")
+    return 0
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
+
+
+def share_of(args, request: runs.Request) -> list:
+    """The units this command trains: the whole plan, one shard of it, or what fits a budget."""
+    if args.shard is not None and args.budget is not None:
+        raise ConfigError("--shard and --budget exclude each other; give one")
+    if args.shard is not None:
+        index, count = runs.parse_shard(args.shard, args.shards)
+        units = runs.plan(request)
+        share = runs.shard(units, index, count, request.device)
+        print(f"shard {index}/{count}: {len(share)} of the plan's {len(units)} units")
+        return share
+    if args.budget is not None:
+        if not args.budget > 0:
+            raise ConfigError(f"--budget must be a positive number of seconds, got {args.budget}")
+        share = runs.within_budget(request, args.budget)
+        estimate = sum(u.seconds(request.device) for u in share)
+        print(f"budget {args.budget:.0f} s: {len(share)} units, {sum(len(u.models) for u in share)} models, "
+              f"estimated {estimate:.0f} s on {runs.SPEEDS[request.device].name}")
+        return share
+    return runs.plan(request)
 
 
 def cmd_train(args) -> int:
-    names = batch_names(args)
-    device = resolve_device(args.device)
-    work = [(name, seed) for seed in args.seed for name in names]
-    jobs = job_count(args, device, work)
-    for name, seed in work:  # bad --only values fail here, before anything trains
-        batches.select(name, args.preset, seed, args.only)
+    if args.executor == "slurm":
+        device = args.device or "cuda"  # the tasks' device: the submitting machine may have no GPU
+        if args.shard is not None or args.gpus is not None:
+            raise ConfigError("--executor slurm runs one task a unit, one GPU a task: it takes no --shard or --gpus")
+    else:
+        device = resolve_device(args.device)
+    request = request_of(args, device)
     start = time.perf_counter()
     store.migrate(args.results_dir)
-    cached = store.train_many(work, args.preset, device, args.results_dir, args.force, jobs, args.only,
-                              args.precision, args.local)
-    if all(cached) and not args.publish:  # no table: loading every model to print it takes a while
-        count = sum(len(batches.select(name, args.preset, seed, args.only, args.precision)) for name, seed in work)
-        where = f"{store.models_dir(args.results_dir)}{'' if args.local else ' or ' + str(store.published_dir())}"
-        print(f"nothing to train: all {count} models are in {where}")
+    share = share_of(args, request)
+    if args.executor == "slurm":
+        outcome = on_slurm(args, request, share)
+    else:
+        outcome = runs.train(request, share)
+    trained = {store.file_name(c) for c in outcome.trained}
+    models = [m for u in share for m in u.models]
+    if not trained and not outcome.failed and not args.publish:  # no table: loading every model takes a while
+        where = f"{store.models_dir(request.results_dir)}{'' if args.local else ' or ' + str(store.published_dir())}"
+        print(f"nothing to train: all {len(models)} models are in {where}")
         return 0
-    rows = [(name, seed, r, hit) for (name, seed), hit in zip(work, cached)
-            for r in store.available(name, args.preset, seed, args.results_dir, args.only, args.precision)[0]]
+    rows = [(m.batch, m.config.seed, r, store.file_name(m.config) not in trained) for m in models
+            if (r := store.load_model(m.config, request.results_dir, published=not args.local)) is not None]
     print_summary(rows)
     if args.publish:
         publish([r for *_, r, _ in rows], args.force)
-    print(f"\n{len(work)} batch(es), {len(rows)} models, {time.perf_counter() - start:.1f} s wall "
-          f"(preset {args.preset}, seed {','.join(map(str, args.seed))}, device {device}, {jobs} job(s))")
-    return 0
+    print(f"\n{len(models)} models in {len(share)} unit(s), {len(trained)} trained, {time.perf_counter() - start:.1f} s "
+          f"wall (preset {args.preset}, seed {','.join(map(str, request.seeds))}, device {device}, "
+          f"{'Slurm' if args.executor == 'slurm' else f'{min(request.jobs, max(1, len(share)))} job(s)'})")
+    for name, why in outcome.failed:
+        print(f"error: {name} failed: {why}", file=sys.stderr)
+    return 1 if outcome.failed else 0
+
+
+def on_slurm(args, request: runs.Request, share: list) -> runs.Outcome:
+    """One job array through submitit; waits for it, then says what each task did."""
+    slurm = runs.Slurm(args.slurm_partition, args.slurm_time, args.array_parallelism, 1 if request.device == "cuda" else 0)
+    folder = request.results_dir / "slurm"
+    jobs = runs.submit(request, share, slurm.executor(folder))
+    if jobs:
+        array = jobs[0][1].job_id.split("_")[0]
+        print(f"submitted job array {array}: {len(jobs)} tasks, logs in {folder}; waiting (Ctrl-C stops waiting, "
+              f"not the array: scancel {array})", flush=True)
+    return runs.gather(request, jobs)
 
 
 def publish(models, force: bool) -> None:
@@ -262,8 +384,7 @@ def cmd_verify(args) -> int:
                               f"them with; published: {published_labels(name, args.preset, seed)} (choose with --only)")
     device = resolve_device(args.device)
     store.migrate(args.results_dir)
-    store.train_many(work, args.preset, device, args.results_dir, False, job_count(args, device, work), args.only,
-                     local=True)
+    runs.train(request_of(args, device, local=True))
     print(f"\n{'batch':6} {'seed':>4} {'model':22} {'max|dW1|':>9} {'max|db|':>9} {'max|dloss|':>10} "
           f"{'mono/N ours/pub':>16} {'band':>9} {'loss ours/pub':>17}  verdict")
     failed = []
@@ -334,4 +455,5 @@ def print_summary(rows) -> None:
 
 
 if __name__ == "__main__":
+    runs.raise_on_sigterm()  # SIGTERM stops a run as Ctrl-C does: workers ended, one line
     sys.exit(main())

@@ -17,19 +17,17 @@ import hashlib
 import io
 import json
 import math
-import multiprocessing
 import os
 import stat
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 
 from . import batches, mechanism, metrics, projections, tasks
 from .config import ConfigError, ModelConfig, config_hash
-from .training import LOG_EVERY, ModelResult, generator, train
+from .training import LOG_EVERY, ModelResult, generator
 
 ENGINE = 2   # bump when the numbers a config trains to change (2: hand-written backward)
 FORMAT = 4   # the file layout (3: one file per model; 4: with a digest of its content)
@@ -312,14 +310,7 @@ def ensure_writable(directory: Path) -> None:
                           f"choose another with --results-dir or ${ENV_VAR}") from error
 
 
-# ---------------------------------------------------------------- training into the store
-
-def missing_configs(batch: str, preset: str, seed: int, directory=None, force: bool = False, only=(),
-                    precision=None, local: bool = False) -> list:
-    """The models of a sweep to train: those neither stored nor published (`local`: not stored)."""
-    return [c for c in batches.select(batch, preset, seed, only, precision)
-            if force or not usable(c, directory, published=not local)]
-
+# ---------------------------------------------------------------- what training finds stored
 
 def usable(config: ModelConfig, directory=None, published: bool = True) -> bool:
     """Whether a model is stored (or published) and readable. A corrupt local file is set aside
@@ -333,85 +324,6 @@ def usable(config: ModelConfig, directory=None, published: bool = True) -> bool:
         print(f"warning: {error}; setting it aside as {path.name}.corrupt and retraining")
         os.replace(path, path.with_suffix(".pt.corrupt"))
         return False
-
-
-def train_batch(batch: str, preset: str = "cpu", seed: int = 0, device: str = "cpu", results_dir=None,
-                force: bool = False, progress: bool = True, position: int = 0, only=(), precision=None,
-                local: bool = False) -> tuple[list[ModelResult], bool]:
-    """Load a batch's models from the store (or the published set, unless `local`), training (and
-    storing) those it lacks. Returns (results in sweep order, whether every one came from the store)."""
-    ensure_writable(models_dir(results_dir))
-    todo = missing_configs(batch, preset, seed, results_dir, force, only, precision, local)
-    if todo:
-        start = time.perf_counter()
-        train(todo, device=device, desc=f"{batch} seed {seed}", progress=progress, position=position,
-              on_stack=lambda done: [save(r, results_dir) for r in done], state_dir=states_dir(results_dir))
-        print(f"{batch} seed {seed}: trained {len(todo)} models in {time.perf_counter() - start:.1f} s "
-              f"→ {models_dir(results_dir)}")
-    found, missing = available(batch, preset, seed, results_dir, only, precision)
-    if missing:
-        raise StoreError(f"{len(missing)} models of {batch} were trained but cannot be read back from "
-                         f"{models_dir(results_dir)}")
-    return found, not todo
-
-
-def cost(batch: str, preset: str) -> int:
-    """A batch's training work in multiply-adds (forward pass), to schedule the longest first."""
-    return sum(c.steps * c.batch_size * c.k * (c.d + tasks.output_dim(c.task, c.n, c.d))
-               for c in batches.configs(batch, preset))
-
-
-def train_many(work: list[tuple[str, int]], preset: str = "cpu", device: str = "cpu", directory=None,
-               force: bool = False, jobs: int = 1, only=(), precision=None, local: bool = False) -> list[bool]:
-    """Train what the store lacks of (batch, seed) pairs. One job: every missing model in as few
-    stacks as their shapes allow (on a GPU, models of several batches share a stack). More jobs:
-    one batch per process, `jobs` processes sharing the cores (at the cpu preset's small matmuls two
-    one-thread processes do 1.45× the work of one two-thread process), longest first.
-    `local`: train what the local store lacks, published or not (a retrain, or `verify`).
-    Returns, per pair, whether it came from the store."""
-    directory = results_dir(directory)
-    ensure_writable(models_dir(directory))
-    todo = {w: missing_configs(w[0], preset, w[1], directory, force, only, precision, local) for w in work}
-    configs = [c for w in work for c in todo[w]]
-    if jobs > 1:
-        _train_in_processes([w for w in work if todo[w]], preset, device, directory, force, jobs, only, precision,
-                            local)
-    elif configs:
-        train(configs, device=device, desc=f"{len(configs)} models",
-              on_stack=lambda done: [save(r, directory) for r in done], state_dir=states_dir(directory))
-    return [not todo[w] for w in work]
-
-
-def _train_in_processes(work, preset, device, directory, force, jobs, only, precision, local) -> None:
-    threads = max(1, torch.get_num_threads() // jobs)
-    context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                             initargs=(slots, threads)) as pool:
-        futures = [pool.submit(_train_in_worker, b, preset, s, device, directory, force, only, precision, local)
-                   for b, s in sorted(work, key=lambda w: -cost(w[0], preset))]
-        try:
-            for future in as_completed(futures):
-                future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)  # what finished is stored; the rest is not started
-            raise
-
-
-_SLOT = 0  # this worker's progress-bar line
-
-
-def _start_worker(slots, threads: int) -> None:
-    global _SLOT
-    _SLOT = slots.get()
-    torch.set_num_threads(threads)
-
-
-def _train_in_worker(batch, preset, seed, device, directory, force, only, precision, local) -> bool:
-    return train_batch(batch, preset, seed, device, directory, force, position=_SLOT, only=only,
-                       precision=precision, local=local)[1]
 
 
 # ---------------------------------------------------------------- the store of format 2

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from monosem_lib import batches, store
+from monosem_lib import batches, runs, store
 
 SMOKE_RESULTS = Path(__file__).resolve().parent.parent / ".pytest_cache" / "smoke-results"
 
@@ -13,8 +13,7 @@ SMOKE_RESULTS = Path(__file__).resolve().parent.parent / ".pytest_cache" / "smok
 def train_smoke() -> Path:
     """Every batch at the smoke preset, seed 0 (cached across sessions by the result store)."""
     store.migrate(SMOKE_RESULTS)  # files from before digests get theirs, rather than being retrained
-    for name in batches.BATCHES:
-        store.train_batch(name, "smoke", 0, results_dir=SMOKE_RESULTS, progress=False)
+    runs.train(runs.Request(tuple(batches.BATCHES), "smoke", results_dir=SMOKE_RESULTS, progress=False))
     return SMOKE_RESULTS
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monosem_lib import claims, store
+from monosem_lib import claims, runs, store
 
 REFERENCE = Path(__file__).with_name("smoke_claims.json")
 
@@ -39,9 +39,7 @@ def test_claims_match_the_smoke_reference(smoke_results):
 
 
 def test_claims_aggregate_mean_and_spread_over_seeds(smoke_results):
-    for seed in (1, 2):
-        for batch in ("LR1", "LR2"):
-            store.train_batch(batch, "smoke", seed, results_dir=smoke_results, progress=False)
+    runs.train(runs.Request(("LR1", "LR2"), "smoke", (1, 2), results_dir=smoke_results, progress=False))
     per_seed = [claims.evaluate(1, "smoke", s, smoke_results) for s in (0, 1, 2)]
     summary = claims.aggregate(per_seed)
     assert summary.seeds == 3 and sum(summary.tally.values()) == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from monosem_lib import batches, metrics, store
+from monosem_lib import batches, metrics, runs, store
 from monosem_lib.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,17 +23,24 @@ def cli(*args, env_dir=None):
                           env=env, cwd=ROOT)
 
 
+def train(batch: str, directory, seed: int = 0, **options):
+    """(the batch's models, whether every one came from the store), trained through one request."""
+    request = runs.Request((batch,), "smoke", (seed,), results_dir=directory, progress=False, **options)
+    outcome = runs.train(request)
+    return store.available(batch, "smoke", seed, directory, request.only)[0], not outcome.trained
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("results")
-    results, cached = store.train_batch("LR3", "smoke", 0, results_dir=directory, progress=False)
+    results, cached = train("LR3", directory)
     assert not cached
     return directory, results
 
 
 def test_second_call_hits_the_cache_and_loads_fast(trained):
     directory, results = trained
-    again, cached = store.train_batch("LR3", "smoke", 0, results_dir=directory, progress=False)
+    again, cached = train("LR3", directory)
     assert cached
     start = time.perf_counter()
     loaded = store.load("LR3", "smoke", 0, results_dir=directory)
@@ -76,7 +83,7 @@ def test_corrupt_file_is_named_and_then_set_aside(tmp_path):
     path.write_bytes(b"not a torch file")
     with pytest.raises(store.StoreError, match=path.name):
         store.load("LR1", "smoke", 0, results_dir=tmp_path)
-    results, cached = store.train_batch("LR1", "smoke", 0, results_dir=tmp_path, progress=False)
+    results, cached = train("LR1", tmp_path)
     assert not cached and path.with_suffix(".pt.corrupt").exists()
     assert len(store.load("LR1", "smoke", 0, results_dir=tmp_path)) == len(results)
 
@@ -93,11 +100,11 @@ def test_killed_write_leaves_nothing_that_reads_as_finished(tmp_path, monkeypatc
 
 def test_a_thinned_sweep_trains_the_full_sweeps_own_models(tmp_path, trained):
     directory, full = trained
-    thin, cached = store.train_batch("LR3", "smoke", 0, results_dir=tmp_path, progress=False, only=[("lr", [0.03])])
+    thin, cached = train("LR3", tmp_path, only=[("lr", [0.03])])
     assert not cached and [m.config for m in thin] == [full[1].config]
     assert torch.equal(thin[0].W1, full[1].W1) and torch.equal(thin[0].loss, full[1].loss)  # bit-identical
     assert store.seeds("LR3", "smoke", tmp_path) == []  # incomplete
-    rest, cached = store.train_batch("LR3", "smoke", 0, results_dir=tmp_path, progress=False)
+    rest, cached = train("LR3", tmp_path)
     assert not cached and torch.equal(rest[0].W1, full[0].W1)
 
 
@@ -113,7 +120,7 @@ def test_published_models_are_found_compact_and_give_the_same_numbers(tmp_path, 
         assert a.W2 is None and a.checkpoints == {} and a.provenance == b.provenance | {"seconds": round(b.seconds, 1)}
         assert torch.equal(a.P, b.P) and torch.equal(a.loss_steps, b.loss_steps)
         assert metrics.summary(a) == metrics.summary(b)
-    assert store.train_many([("LR3", 0)], "smoke", directory=tmp_path / "empty") == [True]  # nothing to train
+    assert train("LR3", tmp_path / "empty")[1]  # nothing to train
 
 
 def test_verify_retrains_locally_and_compares_with_the_published_copy(tmp_path, trained):
@@ -125,7 +132,7 @@ def test_verify_retrains_locally_and_compares_with_the_published_copy(tmp_path, 
         for m in full:
             store.publish(m)
         # Nothing local: train finds everything published; --local and verify train it here.
-        assert store.train_many([("LR3", 0)], "smoke", directory=tmp_path / "local") == [True]
+        assert train("LR3", tmp_path / "local")[1]
         assert not (tmp_path / "local" / "models").exists() or not any((tmp_path / "local" / "models").iterdir())
         out = cli("verify", "LR3", "--preset", "smoke", "--results-dir", str(tmp_path / "local"))
         assert out.returncode == 0, out.stderr
@@ -147,7 +154,7 @@ def test_fig_2_model_keeps_its_checkpoints_when_published(tmp_path, monkeypatch)
     k1 = {c.k: c for c in batches.configs(store.FIG2_BATCH, "smoke")}
     fig2 = k1[batches.get_preset("smoke").k(store.FIG2_K)]
     assert store.keeps_checkpoints(fig2) and sum(map(store.keeps_checkpoints, k1.values())) == 1
-    [m], _ = store.train_batch("K1", "smoke", 0, results_dir=tmp_path, progress=False, only=[("k", [fig2.k])])
+    [m], _ = train("K1", tmp_path, only=[("k", [fig2.k])])
     store.publish(m)
     p = store.read_published(store.published_path(fig2), fig2)
     assert sorted(p.checkpoints) == sorted(m.checkpoints) and p.W2 is None
@@ -243,13 +250,13 @@ def test_cli_train_uses_the_environment_results_dir_and_prints_a_summary(tmp_pat
 
 
 def test_parallel_jobs_give_the_numbers_of_one_process(tmp_path):
-    work = [("LR1", 0), ("RP1", 0), ("LR1", 1)]
-    assert store.train_many(work, "smoke", directory=tmp_path / "two", jobs=2) == [False] * 3
-    store.train_many(work[:1], "smoke", directory=tmp_path / "one", jobs=1)
+    both = runs.Request(("LR1", "RP1"), "smoke", (0, 1), results_dir=tmp_path / "two", jobs=2, progress=False)
+    assert len(runs.train(both).trained) == len(both.models())
+    train("LR1", tmp_path / "one")
     for a, b in zip(store.load("LR1", "smoke", 0, tmp_path / "two"), store.load("LR1", "smoke", 0, tmp_path / "one")):
         assert torch.equal(a.W1, b.W1) and torch.equal(a.loss, b.loss)
     assert store.seeds("LR1", "smoke", tmp_path / "two") == [0, 1]
-    assert store.train_many(work, "smoke", directory=tmp_path / "two", jobs=2) == [True] * 3
+    assert runs.train(both).trained == []
 
 
 def test_list_shows_every_batch_with_figures_and_the_presets():

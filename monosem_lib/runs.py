@@ -1,0 +1,504 @@
+"""Training runs: which models a `train` command trains, in which units of work, where, and under
+which locks. The store (store.py) only reads and writes models; this module decides what to train.
+
+A run's work is planned as units: on CUDA the stacks training would run (models grouped by shape,
+at most training.MAX_STACK a stack), on a CPU one batch and seed a unit (what one process trains).
+The plan depends on the request alone, never on what is stored, so the shares of it (`--shard i/N`,
+the tasks of a Slurm job array) are disjoint and together are the plan. Each unit trains only what
+the store still lacks, each model under its own lock, so two processes never train one model.
+"""
+import contextlib
+import ctypes
+import dataclasses
+import fcntl
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import batches, store, tasks, training
+from .config import ConfigError, ModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """What one `train` command asks for. Batches and seeds named twice count once."""
+    batches: tuple
+    preset: str = "cpu"
+    seeds: tuple = (0,)
+    device: str = "cpu"
+    results_dir: Path | None = None   # None: $MONOSEM_RESULTS_DIR or ./results
+    force: bool = False               # retrain what is stored
+    only: tuple = ()                  # --only: ((field, [v1, v2, …]), …)
+    precision: str | None = None      # None: the preset's
+    local: bool = False               # train what the local store lacks, published or not
+    jobs: int = 1                     # processes on this machine; on CUDA one a GPU, each pinned to its own
+    progress: bool = True
+
+    def __post_init__(self):
+        batches.get_preset(self.preset)
+        names = list(batches.BATCHES) if tuple(self.batches) == ("all",) else self.batches
+        object.__setattr__(self, "batches", tuple(dict.fromkeys(batches.get_batch(b).name for b in names)))
+        object.__setattr__(self, "seeds", tuple(dict.fromkeys(self.seeds)))
+        object.__setattr__(self, "only", tuple((field, list(values)) for field, values in self.only))
+        object.__setattr__(self, "results_dir", store.results_dir(self.results_dir).resolve())
+        if self.jobs < 1:
+            raise ConfigError(f"--jobs must be ≥ 1, got {self.jobs}")
+
+    def work(self) -> list[tuple[str, int]]:
+        return [(name, seed) for seed in self.seeds for name in self.batches]
+
+    def models(self) -> list["Model"]:
+        """Every distinct model the request names, each once (LR3 and XLS, B3 and E3 share models),
+        with the first batch that names it, in the request's order."""
+        seen = {}
+        for name, seed in self.work():
+            for c in batches.select(name, self.preset, seed, list(self.only), self.precision):
+                seen.setdefault(store.file_name(c), Model(name, c))
+        return list(seen.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    batch: str
+    config: ModelConfig
+
+    @property
+    def label(self) -> str:
+        swept = ", ".join(f"{f}={getattr(self.config, f):.4g}" for f in batches.get_batch(self.batch).sweep_fields())
+        return f"{self.batch} seed {self.config.seed} {swept}"
+
+
+# ---------------------------------------------------------------- the plan and its estimates
+
+def step_flops(c: ModelConfig) -> float:
+    """Matmul FLOPs of one model's training step: forward through both layers, backward through the
+    second to h, and both weight gradients (the input needs none)."""
+    out = tasks.output_dim(c.task, c.n, c.d)
+    return 2 * c.batch_size * (2 * c.d * c.k + 3 * c.k * out)
+
+
+@dataclasses.dataclass(frozen=True)
+class Speed:
+    """A device's measured training rate: a fixed cost per stacked step (launches, the step's small
+    passes), a fixed cost per model-step (sampling) and each model's matmul FLOPs at a rate."""
+    name: str
+    stack_step_ms: float
+    model_tflops: float
+    model_step_ms: float = 0.0
+
+    def seconds(self, configs) -> float:
+        per_step_ms = self.stack_step_ms + len(configs) * self.model_step_ms
+        return configs[0].steps * (per_step_ms / 1e3 + sum(map(step_flops, configs)) / (self.model_tflops * 1e12))
+
+
+def _fitted(name: str, single_ms: float, stack: int, stacked_ms: float) -> Speed:
+    """The speed that gives a paper-scale LR3 model `single_ms` per model-step alone and
+    `stacked_ms` per model-step in a stack of `stack` (the README's measurements)."""
+    flops = step_flops(batches.configs("LR3", "paper")[0])
+    per_model_ms = (stack * stacked_ms - single_ms) / (stack - 1)
+    return Speed(name, single_ms - per_model_ms, flops / per_model_ms / 1e9)
+
+
+# Measured (README, "Paper scale"): on one H100 with TF32 a paper model takes 1.58 ms per step
+# alone and 0.40 ms per model-step in a stack of 7 (53 s a model). On a CPU, README "Measured on
+# these machines": about 75 GFLOP/s of model matmuls at the cpu preset on the project's 2 cores;
+# at the smoke preset about 1 ms per stacked step and 1 ms per model-step besides (measured
+# 2026-11-30, idle: 1.5 ms for one model, 3.4 ms for two). Rough: these shared cores vary 2-5×.
+SPEEDS = {"cuda": _fitted("one H100 (TF32)", single_ms=1.58, stack=7, stacked_ms=0.40),
+          "cpu": Speed("2 CPU cores like the project's", stack_step_ms=1.0, model_tflops=0.075, model_step_ms=1.0)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One unit of work: models that train together (a stack on CUDA, a batch and seed on a CPU)."""
+    models: tuple
+
+    @property
+    def configs(self) -> list[ModelConfig]:
+        return [m.config for m in self.models]
+
+    @property
+    def name(self) -> str:
+        counts = {}
+        for m in self.models:
+            counts[(m.batch, m.config.seed)] = counts.get((m.batch, m.config.seed), 0) + 1
+        return ", ".join(f"{b} seed {s}" + (f" ×{n}" if len(counts) > 1 else "") for (b, s), n in counts.items())
+
+    def flops(self) -> float:
+        return sum(step_flops(c) * c.steps for c in self.configs)
+
+    def seconds(self, device: str) -> float:
+        """Estimated wall time on the device's measured speed (each group of equal shapes a stack)."""
+        groups = {}
+        for c in self.configs:
+            groups.setdefault(c.stack_key(), []).append(c)
+        return sum(SPEEDS[device].seconds(g) for g in groups.values())
+
+
+def units(models: list[Model], device: str) -> list[Unit]:
+    """The units training would run, in the order of their first model: on CUDA the stacks (models
+    of equal stack key, at most training.MAX_STACK a stack); on a CPU one batch and seed a unit."""
+    groups: dict = {}
+    for m in models:
+        key = m.config.stack_key() if device == "cuda" else (m.batch, m.config.seed)
+        groups.setdefault(key, []).append(m)
+    size = training.MAX_STACK if device == "cuda" else None
+    return [Unit(tuple(g[start:start + (size or len(g))])) for g in groups.values()
+            for start in range(0, len(g), size or len(g))]
+
+
+def plan(request: Request) -> list[Unit]:
+    """Every unit of the request, longest first (ties in the request's order): the same units on
+    every call, whatever is stored."""
+    return sorted(units(request.models(), request.device), key=lambda u: -u.seconds(request.device))
+
+
+def shard(plan_units: list[Unit], index: int, count: int, device: str) -> list[Unit]:
+    """Share `index` of `count` (0-based) of a plan: each unit, longest first, goes to the share with
+    the least estimated time so far (the lowest index on ties). Shares are disjoint and cover the plan."""
+    if count < 1:
+        raise ConfigError(f"the number of shards must be ≥ 1, got {count}")
+    if not 0 <= index < count:
+        raise ConfigError(f"shard {index}/{count}: the index must lie in 0…{count - 1}")
+    loads, shares = [0.0] * count, [[] for _ in range(count)]
+    for u in plan_units:
+        j = min(range(count), key=lambda i: (loads[i], i))
+        shares[j].append(u)
+        loads[j] += u.seconds(device)
+    return shares[index]
+
+
+def parse_shard(text: str, shards: int | None = None, environ=os.environ) -> tuple[int, int]:
+    """`i/N`, or `auto`: the scheduler's array index (Slurm's SLURM_ARRAY_TASK_ID, counted from
+    SLURM_ARRAY_TASK_MIN, with SLURM_ARRAY_TASK_COUNT or `shards`; Kubernetes' JOB_COMPLETION_INDEX
+    with `shards`)."""
+    if text != "auto":
+        index, _, count = text.partition("/")
+        try:
+            return int(index), int(count)
+        except ValueError:
+            raise ConfigError(f"--shard takes i/N (0 ≤ i < N) or auto, got {text!r}") from None
+    if "SLURM_ARRAY_TASK_ID" in environ:
+        index = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+        count = shards or environ.get("SLURM_ARRAY_TASK_COUNT")
+    elif "JOB_COMPLETION_INDEX" in environ:
+        index, count = int(environ["JOB_COMPLETION_INDEX"]), shards
+    else:
+        raise ConfigError("--shard auto needs $SLURM_ARRAY_TASK_ID (Slurm job array) or $JOB_COMPLETION_INDEX "
+                          "(Kubernetes indexed job); elsewhere give --shard i/N")
+    if count is None:
+        raise ConfigError("--shard auto: the number of shards is unknown here; give --shards N")
+    return index, int(count)
+
+
+# The batches each of the paper's claims reads (claims.claim_1 … claim_11), in the claims' order.
+CLAIM_BATCHES = (("LR1", "LR2"), ("LR3", "LR4"), ("BD",), ("B1", "B2", "B3", "B4", "B5"), ("G1",), ("RG1",),
+                 ("K0", "K1", "ER1"), ("E1", "E4"), ("RP1",), ("LR5", "D1"), ("E3",))
+
+
+def priority() -> list[str]:
+    """Every batch, the claims' first (in the claims' order), then the rest of Table 1, then the others."""
+    return list(dict.fromkeys([b for group in CLAIM_BATCHES for b in group] + list(batches.TABLE_1)
+                              + list(batches.BATCHES)))
+
+
+def within_budget(request: Request, budget: float) -> list[Unit]:
+    """The units of what the store lacks, in the claims' order, that fit `budget` seconds by the
+    plan's estimates: each unit in turn is taken if it fits what is left."""
+    rank = {name: i for i, name in enumerate(priority())}
+    missing = sorted((m for m in request.models() if not present(m.config, request)),
+                     key=lambda m: rank[m.batch])
+    chosen, left = [], budget
+    for u in sorted(units(missing, request.device), key=lambda u: min(rank[m.batch] for m in u.models)):
+        if u.seconds(request.device) <= left:
+            chosen.append(u)
+            left -= u.seconds(request.device)
+    return chosen
+
+
+# ---------------------------------------------------------------- training, each model under its lock
+
+def present(config: ModelConfig, request: Request) -> bool:
+    """Whether a model is stored (or, unless `local`, published) and readable, without setting a
+    corrupt file aside: that is done under the model's lock (store.usable)."""
+    try:
+        return store.load_model(config, request.results_dir, published=not request.local) is not None
+    except store.StoreError:
+        return False
+
+
+def lock_path(config: ModelConfig, request: Request) -> Path:
+    return request.results_dir / "locks" / f"{store.file_name(config)}.lock"
+
+
+@contextlib.contextmanager
+def claimed(configs, request: Request):
+    """Locks what it can of `configs` without waiting (a lock per model, held by an open file:
+    released when the process ends, however it ends). Yields (held, busy)."""
+    held, busy, files = [], [], []
+    try:
+        for c in configs:
+            path = lock_path(c, request)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(path, "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                busy.append(c)
+                continue
+            files.append(f)
+            held.append(c)
+        yield held, busy
+    finally:
+        for f in files:
+            f.close()  # closing releases the lock
+
+
+def wait_for(config: ModelConfig, request: Request) -> None:
+    """Until the process training this model lets go of it."""
+    with open(lock_path(config, request), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+
+
+def train_models(request: Request, configs: list[ModelConfig], desc: str, position: int = 0) -> list[ModelConfig]:
+    """Train those of `configs` the store lacks (all, with `force`), each under its lock: a model
+    another process is training is waited for, then taken from the store (or trained, if that
+    process died first). Each stack is stored as it ends, and saves its state as it goes, so a
+    stopped run resumes it (training.Saving). Returns the configs trained here.
+    Every model this module trains goes through here."""
+    trained, waited = [], set()
+    pending = [c for c in configs if request.force or not present(c, request)]
+    while pending:
+        with claimed(pending, request) as (held, busy):
+            todo = [c for c in held if (request.force and store.file_name(c) not in waited)
+                    or not store.usable(c, request.results_dir, published=not request.local)]
+            if todo:
+                training.train(todo, device=request.device, desc=desc, progress=request.progress,
+                               position=position, on_stack=lambda done: [store.save(r, request.results_dir)
+                                                                          for r in done],
+                               state_dir=store.states_dir(request.results_dir))
+            trained += todo
+        if busy and not held:
+            wait_for(busy[0], request)
+            waited.add(store.file_name(busy[0]))
+        pending = busy
+    return trained
+
+
+# ---------------------------------------------------------------- on this machine
+
+@dataclasses.dataclass
+class Outcome:
+    trained: list          # the configs trained by this command
+    failed: list = dataclasses.field(default_factory=list)   # (unit name, why) of units that failed
+    seconds: float = 0.0
+
+
+class Stopped(Exception):
+    """Training stopped by a signal or a lost worker; the message names what stopped and what is kept."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+class Terminated(BaseException):
+    """SIGTERM (from `timeout`, CI cancellation, `docker stop`), raised where the process is."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_on_sigterm() -> None:
+    def handler(signum, frame):
+        raise Terminated(signum)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def train(request: Request, share: list[Unit] | None = None) -> Outcome:
+    """Train what the store lacks of the request (or of `share`, some units of its plan) on this
+    machine: in this process with one job, else in `jobs` worker processes, a unit at a time."""
+    store.ensure_writable(store.models_dir(request.results_dir))
+    start = time.perf_counter()
+    share = plan(request) if share is None else share
+    todo = [u for u in share if request.force or not all(present(c, request) for c in u.configs)]
+    if request.jobs > 1 and len(todo) > 1:
+        return Outcome(_in_processes(request, todo), seconds=time.perf_counter() - start)
+    configs = [c for u in todo for c in u.configs]
+    try:
+        trained = train_models(request, configs, f"{len(configs)} models") if configs else []
+    except (KeyboardInterrupt, Terminated) as stop:
+        raise stopped(stop, todo, request) from None
+    return Outcome(trained, seconds=time.perf_counter() - start)
+
+
+def stopped(stop: BaseException, units: list[Unit], request: Request) -> "Stopped":
+    signum = getattr(stop, "signum", signal.SIGINT)
+    names = ", ".join(u.name for u in units[:4]) + (f" and {len(units) - 4} more units" if len(units) > 4 else "")
+    return Stopped(f"stopped by {signal.Signals(signum).name} while training {names}: what was in training is "
+                   f"lost, every finished stack is kept in {store.models_dir(request.results_dir)}; the same "
+                   f"command trains the rest", 128 + signum)
+
+
+def _in_processes(request: Request, todo: list[Unit]) -> list[ModelConfig]:
+    """One unit a worker, longest first. A CPU's threads are shared between the workers (at the
+    cpu preset's small matmuls two one-thread processes do 1.45× the work of one two-thread
+    process); on CUDA worker i trains on GPU i."""
+    jobs = min(request.jobs, len(todo))
+    threads = max(1, torch.get_num_threads() // jobs)
+    context = multiprocessing.get_context("spawn")
+    slots = context.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                               initargs=(slots, threads, request.device, os.getpid()))
+    # The workers start while Ctrl-C is ignored, and inherit that: the whole group gets the
+    # signal, and the parent alone handles it (by ending them).
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        futures = {pool.submit(_train_unit, request, u): u for u in todo}
+    finally:
+        signal.signal(signal.SIGINT, before)
+    trained = []
+    try:
+        for future in as_completed(futures):
+            trained += future.result()
+    except BrokenProcessPool:
+        lost = [futures[f].name for f in futures if f.running() or (f.done() and f.exception() is not None)]
+        _stop(pool)
+        raise Stopped(f"a training process died (killed from outside, e.g. out of memory) while training "
+                      f"{', '.join(lost)}: every finished stack is kept in {store.models_dir(request.results_dir)}; "
+                      f"the same command trains the rest", 1) from None
+    except (KeyboardInterrupt, Terminated) as stop:
+        running = [futures[f] for f in futures if f.running()][:jobs]  # the next one waits in the call queue
+        _stop(pool)
+        raise stopped(stop, running, request) from None
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
+    return trained
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the workers now: what they were training is lost, what they stored is kept. A second
+    Ctrl-C or SIGTERM meanwhile changes nothing."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for process in multiprocessing.active_children():
+        process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+_SLOT = 0  # this worker's progress-bar line (and, on CUDA, its GPU)
+
+
+def _start_worker(slots, threads: int, device: str, parent: int) -> None:
+    global _SLOT
+    die_with_parent(parent)
+    # tqdm's default lock is a named semaphore; a worker killed mid-run never releases it and the
+    # resource tracker then warns of a leak. Across spawned processes it guards nothing anyway.
+    tqdm.set_lock(threading.RLock())
+    _SLOT = slots.get()
+    torch.set_num_threads(threads)
+    if device == "cuda":
+        torch.cuda.set_device(_SLOT)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when `parent` ends, however it ends (kill -9 included): on Linux the kernel
+    sends SIGKILL (PR_SET_PDEATHSIG); elsewhere a thread watches the parent's pid."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent ended before the request above
+        os._exit(1)
+
+
+def _train_unit(request: Request, unit: Unit) -> list[ModelConfig]:
+    return train_models(request, unit.configs, unit.name, position=_SLOT)
+
+
+def train_unit(request: Request, unit: Unit) -> list[str]:
+    """A unit in a process of its own (a Slurm task): the file names of the models it trained."""
+    return [store.file_name(c) for c in train_models(request, unit.configs, unit.name)]
+
+
+# ---------------------------------------------------------------- on a cluster (submitit)
+
+def submitit():
+    """submitit, an optional extra (only the Slurm executor needs it)."""
+    try:
+        import submitit as module
+    except ImportError:
+        raise ConfigError("--executor slurm needs submitit: pip install submitit (1.5 or later)") from None
+    return module
+
+
+@dataclasses.dataclass(frozen=True)
+class Slurm:
+    """Slurm options, passed to submitit: one job array, one unit a task, one GPU a task."""
+    partition: str | None = None
+    minutes: int = 60
+    parallelism: int = 256    # tasks running at once
+    gpus: int = 1             # a task's GPUs (0 on a CPU-only partition)
+
+    def executor(self, folder: Path):
+        executor = submitit().SlurmExecutor(folder=folder / "%j")
+        parameters = {"time": self.minutes, "array_parallelism": self.parallelism, "gpus_per_node": self.gpus,
+                      "cpus_per_task": 2, "job_name": "monosem"}
+        if self.partition:
+            parameters["partition"] = self.partition
+        executor.update_parameters(**parameters)
+        return executor
+
+
+def submit(request: Request, share: list[Unit], executor) -> list[tuple[Unit, object]]:
+    """The units that lack a model, one a task, as one job array of `executor` (submitit's
+    SlurmExecutor, or its LocalExecutor / DebugExecutor). Returns (unit, job) pairs."""
+    store.ensure_writable(store.models_dir(request.results_dir))
+    todo = [u for u in share if request.force or not all(present(c, request) for c in u.configs)]
+    if not todo:
+        return []
+    quiet = dataclasses.replace(request, progress=False, jobs=1)
+    return list(zip(todo, executor.map_array(train_unit, [quiet] * len(todo), todo)))
+
+
+def gather(request: Request, jobs: list[tuple[Unit, object]]) -> Outcome:
+    """Wait for every task; what each trained, and why a failed one failed (its error's last line)."""
+    by_name = {store.file_name(m.config): m.config for u, _ in jobs for m in u.models}
+    outcome = Outcome([])
+    for unit, job in jobs:
+        try:
+            outcome.trained += [by_name[name] for name in job.result()]
+        except Exception as error:
+            outcome.failed.append((unit.name, reason(error)))
+    return outcome
+
+
+def reason(error: Exception) -> str:
+    """A failed task's error in one line: the last line of its traceback, which submitit puts
+    between two rules of dashes, else the error's own last line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    rules = [i for i, line in enumerate(lines) if set(line) == {"-"}]
+    if len(rules) >= 2 and rules[-1] > rules[-2] + 1:
+        return lines[rules[-1] - 1]
+    return lines[-1] if lines else type(error).__name__
