@@ -7,7 +7,8 @@ default) it prints:
   phase's share (sampling, forward/backward, LAMB and the bias update, bookkeeping: the loss log,
   checkpoints, the held-out trace) and the step as a fraction of the ceiling; the median of
   --rounds interleaved rounds, so that a busy machine slows every variant alike;
-- the subnormal share of LAMB's first moments at each point;
+- the subnormal share of LAMB's first moments at each point, and (on a CPU, one thread) the late
+  point once more with subnormals kept, as the step ran before it flushed them ("kept");
 - on a CPU: six runs of a per-model loop written the way the authors did (nn.Sequential +
   torch_optimizer.Lamb + CosineAnnealingLR), against the stacked trainer;
 - on CUDA: the projected GPU-hours for the whole paper preset.
@@ -16,6 +17,7 @@ default) it prints:
     python -m benchmarks.train_step --device cuda --preset paper --steps 512 --warm 0
 """
 import argparse
+import contextlib
 import dataclasses
 import statistics
 import time
@@ -35,10 +37,11 @@ def step_flops(c) -> float:
 PHASES = ("sample", "learn", "update", "record")
 
 
-def measure(run: training.Run, steps: int, device: str) -> dict:
-    """ms per stack-step of each phase of the trainer's own step, over `steps` steps of `run`."""
+def measure(run: training.Run, steps: int, device: str, flush: bool = True) -> dict:
+    """ms per stack-step of each phase of the trainer's own step, over `steps` steps of `run`
+    (`flush`: subnormals flushed, as the trainer runs; else kept, as the step ran before)."""
     seconds = dict.fromkeys(PHASES, 0.0)
-    with training.flush_denormal():
+    with training.flush_denormal() if flush else keep_subnormals():
         for _ in range(steps):
             t0 = time.perf_counter()
             batch = run.sample()
@@ -55,6 +58,15 @@ def measure(run: training.Run, steps: int, device: str) -> dict:
             for phase, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 seconds[phase] += dt
     return {phase: 1000 * s / steps for phase, s in seconds.items()}
+
+
+@contextlib.contextmanager
+def keep_subnormals():
+    torch.set_flush_denormal(False)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(True)
 
 
 def subnormal_share(run: training.Run) -> float:
@@ -148,6 +160,9 @@ def main():
     with training.matmul_precision(c.precision):
         runs = {"early": training.Run(sweep, args.device), "late": training.Run(sweep, args.device)}
         measure(runs["late"], args.warm, args.device)
+        if args.device == "cpu":  # the same late point with subnormals kept: what flushing them saves
+            runs["kept"] = training.Run(sweep, args.device)
+            measure(runs["kept"], args.warm, args.device, flush=False)
         table = point_table(runs, threads, args)
     print_table(table, sweep, runs, args)
     if args.device == "cuda":
@@ -168,8 +183,11 @@ def point_table(runs: dict, threads: tuple, args) -> dict:
             for point in runs:
                 if point == "early":
                     runs[point] = training.Run(runs[point].configs, args.device)
+                if point == "kept" and n > 1:
+                    continue  # the flag is per thread, and the pool's threads took it when they started
                 roof = 1000 * ceiling(runs[point].configs, args.device)
-                samples.setdefault((point, n), []).append((roof, measure(runs[point], args.steps, args.device)))
+                phases = measure(runs[point], args.steps, args.device, flush=point != "kept")
+                samples.setdefault((point, n), []).append((roof, phases))
     def median(values):
         return statistics.median(values)
     return {key: (median([r for r, _ in rows]), {p: median([ph[p] for _, ph in rows]) for p in PHASES})
