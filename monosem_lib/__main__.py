@@ -73,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
                             "auto: the array index of Slurm ($SLURM_ARRAY_TASK_ID) or Kubernetes "
                             "($JOB_COMPLETION_INDEX)")
     train.add_argument("--shards", type=int, default=None, help="N for --shard auto where the scheduler does not say")
+    train.add_argument("--max-stack", type=int, default=training.MAX_STACK, metavar="M",
+                       help=f"at most M models a stack (default {training.MAX_STACK}). A stack is stored when it "
+                            "ends and saves its state as it goes; smaller stacks end sooner, so a long run "
+                            "(2^20 steps) fits a session whose state does not outlive it")
     train.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                        help="train the missing units, the claims' first, that fit this many seconds by the plan's "
                             "estimates")
@@ -224,7 +228,7 @@ def request_of(args, device: str, local: bool = False) -> runs.Request:
         jobs = args.jobs
     else:
         jobs = default_jobs(device, len(runs.plan(dataclasses.replace(request, device=device))))
-    return dataclasses.replace(request, jobs=jobs)
+    return dataclasses.replace(request, jobs=jobs, max_stack=getattr(args, "max_stack", training.MAX_STACK))
 
 
 def cmd_plan(args) -> int:

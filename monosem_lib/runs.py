@@ -42,6 +42,7 @@ class Request:
     local: bool = False               # train what the local store lacks, published or not
     jobs: int = 1                     # processes on this machine; on CUDA one a GPU, each pinned to its own
     progress: bool = True
+    max_stack: int = training.MAX_STACK  # models a stack: smaller stacks end (and are stored) sooner
 
     def __post_init__(self):
         batches.get_preset(self.preset)
@@ -52,6 +53,8 @@ class Request:
         object.__setattr__(self, "results_dir", store.results_dir(self.results_dir).resolve())
         if self.jobs < 1:
             raise ConfigError(f"--jobs must be ≥ 1, got {self.jobs}")
+        if not 1 <= self.max_stack <= training.MAX_STACK:
+            raise ConfigError(f"--max-stack must lie in 1…{training.MAX_STACK}, got {self.max_stack}")
 
     def work(self) -> list[tuple[str, int]]:
         return [(name, seed) for seed in self.seeds for name in self.batches]
@@ -284,7 +287,7 @@ def train_models(request: Request, configs: list[ModelConfig], desc: str, positi
                     or not store.usable(c, request.results_dir, published=not request.local)]
             if todo:
                 training.train(todo, device=request.device, desc=desc, progress=request.progress,
-                               position=position, on_stack=lambda done: [store.save(r, request.results_dir)
+                               position=position, max_stack=request.max_stack, on_stack=lambda done: [store.save(r, request.results_dir)
                                                                           for r in done],
                                state_dir=store.states_dir(request.results_dir))
             trained += todo

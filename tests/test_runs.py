@@ -172,6 +172,19 @@ def test_a_half_filled_store_trains_only_the_missing_half(tmp_path, reference):
     assert_same_models(whole, tmp_path, reference)
 
 
+def test_max_stack_splits_the_stacks_and_bad_values_are_refused(tmp_path, monkeypatch):
+    sizes = []
+    train_stack = training.train_stack
+    monkeypatch.setattr(training, "train_stack", lambda configs, *a, **k: sizes.append(len(configs))
+                        or train_stack(configs, *a, **k))
+    trained = runs.train(request(tmp_path, ("B1",), max_stack=1)).trained
+    assert len(trained) == 2 and sizes == [1, 1]
+    for bad in ("0", str(training.MAX_STACK + 1)):
+        result = cli("train", "B1", "--preset", "smoke", "--max-stack", bad, "--results-dir", str(tmp_path))
+        out, err = result.communicate(timeout=120)
+        assert result.returncode == 2 and "--max-stack must lie in 1…8" in err, err
+
+
 def test_a_model_being_trained_elsewhere_is_waited_for_then_taken_from_the_store(tmp_path, reference):
     r = request(tmp_path, ("B1",))
     mine, theirs = [m.config for m in r.models()]
