@@ -349,9 +349,10 @@ def train(request: Request, share: list[Unit] | None = None) -> Outcome:
 def stopped(stop: BaseException, units: list[Unit], request: Request) -> "Stopped":
     signum = getattr(stop, "signum", signal.SIGINT)
     names = ", ".join(u.name for u in units[:4]) + (f" and {len(units) - 4} more units" if len(units) > 4 else "")
-    return Stopped(f"stopped by {signal.Signals(signum).name} while training {names}: what was in training is "
-                   f"lost, every finished stack is kept in {store.models_dir(request.results_dir)}; the same "
-                   f"command trains the rest", 128 + signum)
+    return Stopped(f"stopped by {signal.Signals(signum).name} while training {names}: every finished stack is "
+                   f"kept in {store.models_dir(request.results_dir)}, a stack in training resumes from its last "
+                   f"saved state in {store.states_dir(request.results_dir)}; the same command trains the rest",
+                   128 + signum)
 
 
 def _in_processes(request: Request, todo: list[Unit]) -> list[ModelConfig]:
