@@ -24,14 +24,8 @@ import time
 
 import torch
 
-from monosem_lib import batches, features, projections, training
+from monosem_lib import batches, features, projections, runs, training
 from monosem_lib.training import generator
-
-
-def step_flops(c) -> float:
-    """Matmul FLOPs of one model's training step: forward (both layers), backward through W2 to h,
-    and the weight gradients of both layers (the input needs no gradient)."""
-    return 2 * c.batch_size * (2 * c.d * c.k + 3 * c.k * c.n)
 
 
 PHASES = ("sample", "learn", "update", "record")
@@ -158,13 +152,13 @@ def main():
           f"a stack of {len(sweep)} models; {args.steps} steps timed early and after {args.warm} steps, "
           f"median of {args.rounds} interleaved rounds")
     with training.matmul_precision(c.precision):
-        runs = {"early": training.Run(sweep, args.device), "late": training.Run(sweep, args.device)}
-        measure(runs["late"], args.warm, args.device)
+        points = {"early": training.Run(sweep, args.device), "late": training.Run(sweep, args.device)}
+        measure(points["late"], args.warm, args.device)
         if args.device == "cpu":  # the same late point with subnormals kept: what flushing them saves
-            runs["kept"] = training.Run(sweep, args.device)
-            measure(runs["kept"], args.warm, args.device, flush=False)
-        table = point_table(runs, threads, args)
-    print_table(table, sweep, runs, args)
+            points["kept"] = training.Run(sweep, args.device)
+            measure(points["kept"], args.warm, args.device, flush=False)
+        table = point_table(points, threads, args)
+    print_table(table, sweep, points, args)
     if args.device == "cuda":
         project_paper(table, sweep)
     else:
@@ -173,20 +167,20 @@ def main():
         profile(sweep, args.device)
 
 
-def point_table(runs: dict, threads: tuple, args) -> dict:
+def point_table(points: dict, threads: tuple, args) -> dict:
     """{(point, threads): (ceiling ms, phases ms)} per stack-step, medians over interleaved rounds.
     The early point restarts from step 0 each round; the late one goes on from where it was."""
     samples = {}
     for _ in range(args.rounds):
         for n in threads:
             torch.set_num_threads(n)
-            for point in runs:
+            for point in points:
                 if point == "early":
-                    runs[point] = training.Run(runs[point].configs, args.device)
+                    points[point] = training.Run(points[point].configs, args.device)
                 if point == "kept" and n > 1:
                     continue  # the flag is per thread, and the pool's threads took it when they started
-                roof = 1000 * ceiling(runs[point].configs, args.device)
-                phases = measure(runs[point], args.steps, args.device, flush=point != "kept")
+                roof = 1000 * ceiling(points[point].configs, args.device)
+                phases = measure(points[point], args.steps, args.device, flush=point != "kept")
                 samples.setdefault((point, n), []).append((roof, phases))
     def median(values):
         return statistics.median(values)
@@ -194,7 +188,7 @@ def point_table(runs: dict, threads: tuple, args) -> dict:
             for key, rows in samples.items()}
 
 
-def print_table(table: dict, sweep, runs, args) -> None:
+def print_table(table: dict, sweep, points, args) -> None:
     print("\nms per stack-step. step = sample + learn (forward, backward) + update (LAMB, bias update);"
           "\nbookkeeping (loss log, power-of-two checkpoints, held-out trace) is apart: early it is a large"
           "\nshare of few steps, over a whole run a small one.")
@@ -202,10 +196,10 @@ def print_table(table: dict, sweep, runs, args) -> None:
           f"{' / '.join(PHASES[:3])} (share of the step)   bookkeeping")
     for (point, n), (roof, phases) in table.items():
         step = proper(phases)
-        print(f"{point:6} {n:7} {subnormal_share(runs[point]):11.3f} {roof:8.2f} {step:7.2f} {roof / step:10.0%}  "
+        print(f"{point:6} {n:7} {subnormal_share(points[point]):11.3f} {roof:8.2f} {step:7.2f} {roof / step:10.0%}  "
               + " / ".join(f"{phases[p]:.2f} ({phases[p] / step:.0%})" for p in PHASES[:3])
               + f"   {phases['record']:.2f}")
-    flops = step_flops(sweep[0]) * len(sweep)
+    flops = runs.step_flops(sweep[0]) * len(sweep)
     best = min(proper(p) for _, p in table.values())
     print(f"model FLOPs per stack-step {flops / 1e9:.3f} G: the fastest point runs at {flops / best / 1e6:.1f} GFLOP/s")
 
@@ -217,8 +211,8 @@ def proper(phases: dict) -> float:
 
 def project_paper(table: dict, sweep) -> None:
     paper = [cfg for name in batches.BATCHES for cfg in batches.configs(name, "paper")]
-    per_flop = proper(table[("late", torch.get_num_threads())][1]) / 1000 / (step_flops(sweep[0]) * len(sweep))
-    hours = sum(cfg.steps * step_flops(cfg) for cfg in paper) * per_flop / 3600
+    per_flop = proper(table[("late", torch.get_num_threads())][1]) / 1000 / (runs.step_flops(sweep[0]) * len(sweep))
+    hours = sum(cfg.steps * runs.step_flops(cfg) for cfg in paper) * per_flop / 3600
     print(f"projected, whole paper preset ({len(paper)} models): {hours:.1f} GPU-hours (by model FLOPs, late step)")
 
 
