@@ -1,11 +1,11 @@
 # Two commands do everything on a fresh machine:
-#   make book   set up, train what neither the result store nor published/ holds (PRESET, default cpu),
+#   make book   set up, train what neither the result store nor published/ holds (PRESET, default quick),
 #               execute, build the HTML
 #   make test   set up, run every test (unit, nbval notebook regression, the whole book built from the
 #               published results with Sphinx warnings as errors, headless-browser widget tests)
 # TRAIN=1 make book (or make retrain): train what the local store lacks even where published/ has it,
 # so the book shows your own training.
-PRESET ?= cpu
+PRESET ?= quick
 TRAIN ?= 0
 SEED ?= 0
 # Seeds to train: the figures show SEED; the claims chapter shows mean and spread over every stored

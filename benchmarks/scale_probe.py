@@ -1,5 +1,5 @@
 """Train some models of a batch at another batch size or step count, and print their headline
-numbers: the one-off measurements behind the cpu preset's rule (README, "The cpu preset").
+numbers: the one-off measurements behind the quick preset's rule (README, "The quick preset").
 Nothing is stored.
 
     python -m benchmarks.scale_probe LR3 --batch-size 2048 --steps 16384 --only lr=0.03
@@ -48,7 +48,7 @@ def late_trace(result, checkpoints: int = 4) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("batch")
-    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--preset", default="quick")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--steps", type=int)

@@ -1,4 +1,4 @@
-"""Training-step benchmark. For a 6-lr LR3 sweep trained as one stack (the cpu preset's dims by
+"""Training-step benchmark. For a 6-lr LR3 sweep trained as one stack (the quick preset's dims by
 default) it prints:
 
 - the step's ceiling: the same five matmuls of one step, timed alone at the stack's shapes;
@@ -13,7 +13,7 @@ default) it prints:
   torch_optimizer.Lamb + CosineAnnealingLR), against the stacked trainer;
 - on CUDA: the projected GPU-hours for the whole paper preset.
 
-    python -m benchmarks.train_step [--steps 256] [--warm 8192] [--rounds 3] [--preset cpu]
+    python -m benchmarks.train_step [--steps 256] [--warm 8192] [--rounds 3] [--preset quick]
     python -m benchmarks.train_step --device cuda --preset paper --steps 512 --warm 0
 """
 import argparse
@@ -138,7 +138,7 @@ def main():
     parser.add_argument("--steps", type=int, default=256, help="steps timed at each point (default 256)")
     parser.add_argument("--warm", type=int, default=8192, help="steps trained before the late point (default 8192)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is shown")
-    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--preset", default="quick")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--profile", action="store_true", help="also print where the step's time goes, by operator")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Command line: list batches, train them, execute the book's chapters.
 
     python -m monosem_lib list
-    python -m monosem_lib train LR3 [--preset cpu] [--seed 0] [--device cpu|cuda]
+    python -m monosem_lib train LR3 [--preset quick] [--seed 0] [--device cpu|cuda]
     python -m monosem_lib train all [--seed 0,1,2] [--jobs 2]
     python -m monosem_lib train LR1 LR2 --seed 1,2
     python -m monosem_lib train LR1 LR3 --preset paper --only lr=0.003,0.01,0.03 --publish
@@ -12,9 +12,9 @@
     python -m monosem_lib train all --preset paper --budget 900  # what fits 15 minutes, the claims' first
     python -m monosem_lib import run.pt --device-name "NVIDIA H100 80GB HBM3" --torch-version 2.11.0+cu130 \
         --precision tf32 --commit 4f61423 --stack-seconds 333
-    python -m monosem_lib verify LR3 [--preset cpu]      # retrain, compare with the published models
+    python -m monosem_lib verify LR3 [--preset quick]      # retrain, compare with the published models
     python -m monosem_lib seal                           # add digests to files written before them
-    python -m monosem_lib execute 4.1.2 --batch LR3 --preset cpu
+    python -m monosem_lib execute 4.1.2 --batch LR3 --preset quick
     python -m monosem_lib execute all
 """
 import argparse
@@ -137,7 +137,7 @@ def selection(p: argparse.ArgumentParser, only_help: str) -> None:
 
 
 def common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="cpu", help=f"one of {', '.join(batches.PRESETS)} (default cpu)")
+    p.add_argument("--preset", default="quick", help=f"one of {', '.join(batches.PRESETS)} (default quick)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--results-dir", default=None,
                    help=f"where results live (default ${store.ENV_VAR} or ./results)")
@@ -184,9 +184,8 @@ def cmd_list(args) -> int:
     for p in batches.PRESETS.values():
         every = [c for b in batches.BATCHES for c in batches.configs(b, p.name)]
         done = sum(store.file_name(c) in published for c in every)
-        print(f"  {p.name:6} N={p.n} d={p.d} steps=2^{p.steps.bit_length() - 1} "
-              f"(lr sweeps 2^{p.lr_sweep_steps.bit_length() - 1}, E1-E4 and D1 2^{p.long_steps.bit_length() - 1}) "
-              f"batch={p.batch_work}/k, {p.precision}  ({p.cost}); published: {done} of {len(every)} models")
+        print(f"  {p.name:6} N={p.n} d={p.d}, {p.steps_text()}, batch={p.batch_work}/k, {p.precision}: "
+              f"{p.protocol} ({p.cost}); published: {done} of {len(every)} models")
     return 0
 
 

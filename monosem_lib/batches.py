@@ -32,12 +32,20 @@ class Preset:
     l1s: tuple               # RG1 (Fig. 14)
     d_decays: tuple          # D1 (Fig. 23)
     cost: str                # what a full `train all` costs, measured
+    protocol: str            # what its runs are, against the paper's: every page's banner says it
     max_batch: int = 2 ** 30  # on a CPU, drawing samples for a huge batch at small k costs more than the model
     precision: str = "fp32"   # CUDA matmuls; part of every model's identity (config.PRECISIONS)
     piecewise: bool = False   # filled in parts (GPU runs of minutes): pages use the models that exist
 
     def k(self, paper_k: int) -> int:
         return max(1, round(paper_k * self.n / PAPER_N))
+
+    def steps_text(self) -> str:
+        """Its run lengths, e.g. "2^17 steps (2^20 for E1–E4, D1 and the beyond runs against them)"."""
+        log2 = lambda s: f"2^{s.bit_length() - 1}"
+        others = [f"{log2(s)} for {what}" for s, what in ((self.lr_sweep_steps, "the learning-rate sweeps"),
+                  (self.long_steps, "E1–E4, D1 and the beyond runs against them")) if s != self.steps]
+        return f"{log2(self.steps)} steps" + (f" ({'; '.join(others)})" if others else "")
 
     def batch_size(self, k: int) -> int:
         return max(1, min(self.max_batch, self.batch_work // k))
@@ -54,9 +62,10 @@ PRESETS = {
         l1s=tuple(10.0 ** p for p in range(-7, 1)),
         d_decays=tuple(10 ** (-3.5 + 0.5 * i) for i in range(5)),
         cost="GPU only: about 30 GFLOP per step at k = 1024, 2^17 steps per model; 55 s per model on one H100",
+        protocol="the paper's protocol at the paper's scale",
         # TF32 matmuls: 0.36 ms per model-step on one H100 against 0.94 ms in fp32 (README).
         precision="tf32", piecewise=True),
-    # paper → cpu: a shortened protocol, for a retrain in about an hour. It stops the first-half bias
+    # paper → quick: a shortened protocol, for a retrain in about an hour. It stops the first-half bias
     # decay early (2^14 steps multiply an offset by 0.93 where the paper's 2^17 give 0.55 at decay
     # 0.003, lr 0.003), so its verdicts are those of a shortened run; "half" runs the paper's steps.
     # Halve N and d (N·eps/d = 1/8 kept, eps unchanged) and k with N (k/N kept); keep
@@ -66,9 +75,9 @@ PRESETS = {
     # 2^17 → 2^14, except in the learning-rate sweeps: under LAMB a model moves about lr per step,
     # so lr 0.003 needs about 0.01/0.003 times lr 0.01's steps (LR3 at lr 0.003: 0.066 mono per
     # feature at 2^14 steps, 0.656 at 2^16). Thin the sweeps. Measurements and costs: README,
-    # "The cpu preset".
-    "cpu": Preset(
-        "cpu", n=256, d=32, batch_work=2 ** 16, steps=2 ** 14, lr_sweep_steps=2 ** 16, long_steps=2 ** 14,
+    # "The quick preset".
+    "quick": Preset(
+        "quick", n=256, d=32, batch_work=2 ** 16, steps=2 ** 14, lr_sweep_steps=2 ** 16, long_steps=2 ** 14,
         t_max=512, lrs=(0.003, 0.01, 0.03),
         b_offsets=(-2.0, -1.0, -0.5, -0.2, 0.0, 1.0),
         g_offsets=(-3.0, -2.0, -1.0, -0.5, 0.0, 1.0), g_lrs=(0.01,),
@@ -76,25 +85,29 @@ PRESETS = {
         ks=(32, 128, 512, 1024, 2048),
         l1s=(1e-5, 1e-3, 1e-1),
         d_decays=(10 ** -3.5, 10 ** -2.5, 10 ** -1.5),
-        cost="train all: 53 min on 2 CPU cores, README", max_batch=2048),
+        cost="train all: 53 min on 2 CPU cores, README", max_batch=2048,
+        protocol="a shortened run at half width: its 2^14 steps stop the first-half bias decay early, so its "
+                 "verdicts are those of a shortened protocol (preset `half` runs the paper's steps)"),
     "smoke": Preset(
         "smoke", n=64, d=8, batch_work=2 ** 13, steps=2 ** 8, lr_sweep_steps=2 ** 9, long_steps=2 ** 8, t_max=64,
         lrs=(0.003, 0.03),
         b_offsets=(-1.0, 0.0), g_offsets=(-1.0, 0.0), g_lrs=(0.01,),
         e_eps=(2 ** -6, 2 ** -3), ks=(256, 1024), l1s=(1e-3,), d_decays=(1e-3, 1e-2),
-        cost="seconds per batch: for tests", max_batch=512),
+        cost="seconds per batch: for tests", max_batch=512,
+        protocol="a test-sized run (seconds a batch): its numbers test the code, not the paper"),
 }
 
 # paper → half: the paper's protocol at half width. Halve N and d (N·eps/d = 1/8 kept, eps unchanged)
 # and k with N (k/N kept); keep every step of the protocol (lr, decay rate, offset, t_max = 512,
 # and the run's length, so that the first-half bias decay does the paper's work: it multiplies
-# an offset by about exp(-decay·lr·steps/2)). The batch is 2^16/k (128 at k = 512), the cpu
+# an offset by about exp(-decay·lr·steps/2)). The batch is 2^16/k (128 at k = 512), the quick
 # preset's: the probes in the README ("The half preset") measure what it costs. Filled in parts
 # over many hours of CPU (every stack resumes where it stopped): pages use the models that exist.
 PRESETS["half"] = dataclasses.replace(
-    PRESETS["cpu"], name="half", steps=2 ** 17, lr_sweep_steps=2 ** 17, long_steps=2 ** 20, piecewise=True,
-    cost="2^17 steps (2^20 for E1-E4, D1): about 17 core-hours at seed 0, README")
-PRESETS = {name: PRESETS[name] for name in ("paper", "cpu", "half", "smoke")}  # the order `list` shows
+    PRESETS["quick"], name="half", steps=2 ** 17, lr_sweep_steps=2 ** 17, long_steps=2 ** 20, piecewise=True,
+    cost="train all: about 30 core-hours at seed 0 on one CPU core, README",
+    protocol="the paper's protocol (its steps, lr, decay and offsets) at half width")
+PRESETS = {name: PRESETS[name] for name in ("paper", "quick", "half", "smoke")}  # the order `list` shows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,13 +267,17 @@ def get_batch(name: str) -> Batch:
     return BATCHES[name]
 
 
+RENAMED = {"cpu": "quick"}  # earlier names, so that an old command's error says what it is now
+
+
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+        renamed = f" (preset {name!r} is now {RENAMED[name]!r})" if name in RENAMED else ""
+        raise ConfigError(f"unknown preset {name!r}{renamed}; valid: {', '.join(PRESETS)}")
     return PRESETS[name]
 
 
-def configs(batch: str, preset: str = "cpu", seed: int = 0) -> list[ModelConfig]:
+def configs(batch: str, preset: str = "quick", seed: int = 0) -> list[ModelConfig]:
     """The fully resolved configs of every model in `batch` at `preset`."""
     return get_batch(batch).configs(get_preset(preset), seed)
 
@@ -297,7 +314,7 @@ def select(batch: str, preset: str, seed: int, only: list[tuple[str, list[float]
 
 def holders(config: ModelConfig) -> list[tuple[str, str]]:
     """Every (batch, preset) whose sweep holds this model, precision aside. Sweeps overlap: at the
-    cpu preset E3's eps = 1/256 model is B5's offset -1 model."""
+    quick preset E3's eps = 1/256 model is B5's offset -1 model."""
     plain = dataclasses.replace(config, precision="fp32")
     return [(name, preset) for preset in PRESETS for name in BATCHES
             if any(dataclasses.replace(c, precision="fp32") == plain for c in configs(name, preset, config.seed))]

@@ -134,8 +134,8 @@ def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = E
     much of the paper preset exists."""
     from . import paper_scale, store
     p = batches.get_preset(preset)
-    lines = [f"**This build: preset `{p.name}` (N = {p.n}, d = {p.d}, {p.steps} steps and {p.lr_sweep_steps} "
-             f"for the learning-rate sweeps, batch size {p.batch_work}/k), seed {seed}.**", "",
+    lines = [f"**This build: preset `{p.name}` (N = {p.n}, d = {p.d}, {p.steps_text()}, batch size "
+             f"{p.batch_work}/k), seed {seed}: {p.protocol}.**", "",
              "| batch | models | steps | training time (s) | seeds stored |", "|---|---|---|---|---|"]
     for name in batches.BATCHES:
         try:
@@ -219,7 +219,7 @@ def banner(preset: str, seed: int, batch: str):
     steps = sorted({c.steps for name in batch.split(",") for c in batches.configs(name.strip(), preset)})
     return Markdown(f"**Figures on this page: batch {batch.replace(',', ', ')}, preset `{p.name}` "
                     f"(N = {p.n}, d = {p.d}, {' or '.join(map(str, steps))} steps, batch size "
-                    f"{p.batch_work}/k), seed {seed}.**"
+                    f"{p.batch_work}/k), seed {seed}: {p.protocol}.**"
                     + ("" if p.name == "paper" or set(batch.split(",")) <= set(batches.BEYOND) else
                        " The paper's own scale (preset `paper`) is shown, where trained, at the end of the page."))
 

@@ -64,7 +64,7 @@ class StackedModel(torch.nn.Module):
     def backward(self, x: torch.Tensor, target: torch.Tensor, l1: torch.Tensor | None,
                  firing: bool = False, loss: bool = True, scratch=None) -> torch.Tensor | None:
         """Forward and backward by hand: autograd's bookkeeping (graph, transposed-gradient copies)
-        costs about a fifth of a step at the cpu preset's sizes. Sets the .grad of W1, b, W2 for
+        costs about a fifth of a step at the quick preset's sizes. Sets the .grad of W1, b, W2 for
         the loss sum over models of  mean_batch |y - target|² + l1 · mean_batch |h|₁.
         `firing`: also set .fired (models, k): whether each neuron fired (e > 0) on any sample.
         `loss`: also return the task loss (the training loop logs it every 16th step only).

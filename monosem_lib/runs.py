@@ -32,7 +32,7 @@ from .config import ConfigError, ModelConfig
 class Request:
     """What one `train` command asks for. Batches and seeds named twice count once."""
     batches: tuple
-    preset: str = "cpu"
+    preset: str = "quick"
     seeds: tuple = (0,)
     device: str = "cpu"
     results_dir: Path | None = None   # None: $MONOSEM_RESULTS_DIR or ./results
@@ -113,7 +113,7 @@ def _fitted(name: str, single_ms: float, stack: int, stacked_ms: float) -> Speed
 
 # Measured (README, "Paper scale"): on one H100 with TF32 a paper model takes 1.58 ms per step
 # alone and 0.40 ms per model-step in a stack of 7 (53 s a model). On a CPU, README "Measured on
-# these machines": about 75 GFLOP/s of model matmuls at the cpu preset on the project's 2 cores;
+# these machines": about 75 GFLOP/s of model matmuls at the quick preset on the project's 2 cores;
 # at the smoke preset about 1 ms per stacked step and 1 ms per model-step besides (measured
 # 2026-11-30, idle: 1.5 ms for one model, 3.4 ms for two). Rough: these shared cores vary 2-5×.
 SPEEDS = {"cuda": _fitted("one H100 (TF32)", single_ms=1.58, stack=7, stacked_ms=0.40),
@@ -357,7 +357,7 @@ def stopped(stop: BaseException, units: list[Unit], request: Request) -> "Stoppe
 
 def _in_processes(request: Request, todo: list[Unit]) -> list[ModelConfig]:
     """One unit a worker, longest first. A CPU's threads are shared between the workers (at the
-    cpu preset's small matmuls two one-thread processes do 1.45× the work of one two-thread
+    quick preset's small matmuls two one-thread processes do 1.45× the work of one two-thread
     process); on CUDA worker i trains on GPU i."""
     jobs = min(request.jobs, len(todo))
     threads = max(1, torch.get_num_threads() // jobs)

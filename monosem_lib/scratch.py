@@ -1,6 +1,6 @@
 """The training step's intermediate tensors, kept from one step to the next.
 
-At the cpu preset's sizes a step is bound by memory passes, and a tensor allocated anew every step
+At the quick preset's sizes a step is bound by memory passes, and a tensor allocated anew every step
 costs fresh pages from the kernel; reusing one buffer per intermediate keeps the numbers bit for
 bit (the same ops, written into existing memory).
 """

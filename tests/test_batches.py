@@ -24,8 +24,8 @@ def test_the_half_preset_keeps_the_papers_ratios_at_half_width():
             assert protocol(half) in paper, (name, half)  # a thinned sweep: each model is one of the paper's
 
 
-def test_every_published_cpu_model_keeps_its_key():
-    """The cpu preset's configs are what its published files were trained from."""
+def test_every_published_quick_model_keeps_its_key():
+    """The quick preset's configs are what its published files were trained from."""
     published = {p.name for p in store.published_dir().glob("seed*-*.pt")}
-    every = [c for name in batches.BATCHES for c in batches.configs(name, "cpu")]
+    every = [c for name in batches.BATCHES for c in batches.configs(name, "quick")]
     assert all(store.file_name(c) in published for c in every)

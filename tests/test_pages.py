@@ -54,3 +54,12 @@ def test_the_verdict_table_marks_every_claim_and_links_its_page(tmp_path, monkey
     assert lines[2].startswith("| [1](../executed/4-1-1-basins-LR1.ipynb): ")
     assert lines[2].count("· **not trained yet**: LR1 is not trained at preset") == 2
     assert lines[3].startswith("| [11](../executed/5-mechanism-E1-E3.ipynb): ") and len(lines) == 4
+
+
+def test_every_banner_says_what_its_preset_runs():
+    """A page at the quick preset says its run stops the bias decay early; one at half, that it runs the
+    paper's protocol; each with the steps its batch trains for."""
+    quick, half = (chapters.banner(p, 0, "B3").data for p in ("quick", "half"))
+    assert "preset `quick`" in quick and "stop the first-half bias decay early" in quick and "16384 steps" in quick
+    assert "the paper's protocol" in half and "131072 steps" in half
+    assert "1048576 steps" in chapters.banner("half", 0, "E1").data

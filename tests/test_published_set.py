@@ -17,10 +17,10 @@ def chapter_batches() -> list[str]:
 
 
 def test_keeps_W2_for_a_model_any_of_whose_batches_is_section_5s():
-    shared = next(c for c in batches.configs("E3", "cpu") if c.eps == mechanism.MODELS["E3"])
+    shared = next(c for c in batches.configs("E3", "quick") if c.eps == mechanism.MODELS["E3"])
     assert batches.locate(shared)[0] == "B5"            # the first holder is not Section 5's batch
     assert store.keeps_W2(shared)
-    assert not store.keeps_W2(batches.configs("B5", "cpu")[0])
+    assert not store.keeps_W2(batches.configs("B5", "quick")[0])
 
 
 @pytest.mark.parametrize("preset", published_presets())

@@ -204,14 +204,15 @@ def test_format_2_batch_files_are_split_into_models(tmp_path, trained):
 @pytest.mark.parametrize("args, message", [
     (["train", "LR9"], "unknown batch 'LR9'; valid: LR1"),
     (["train", "LR1", "LR9"], "unknown batch 'LR9'; valid: LR1"),
-    (["train", "LR1", "--preset", "huge"], "unknown preset 'huge'; valid: paper, cpu, half, smoke"),
+    (["train", "LR1", "--preset", "huge"], "unknown preset 'huge'; valid: paper, quick, half, smoke"),
     (["train", "LR1", "--device", "tpu"], "unknown device 'tpu'; valid: cpu, cuda"),
+    (["train", "LR1", "--preset", "cpu"], "unknown preset 'cpu' (preset 'cpu' is now 'quick'); valid: paper, quick"),
     (["execute", "9.9"], "unknown section '9.9'; valid: 2, 3, 4.1.1"),
     (["execute", "4.1.1", "--batch", "LR9"], "unknown batch 'LR9'"),
     (["execute", "4.1.1", "--preset", "huge"], "unknown preset 'huge'"),
     (["train", "LR1", "--jobs", "0"], "--jobs must be ≥ 1, got 0"),
     (["train", "LR1", "--seed", "0,x"], "is not a seed or a comma-separated list"),
-    (["train", "LR1", "--only", "lr=0.5"], "no model of LR1 at preset 'cpu' matches lr in [0.5]; its values: lr = 0.003, 0.01"),
+    (["train", "LR1", "--only", "lr=0.5"], "no model of LR1 at preset 'quick' matches lr in [0.5]; its values: lr = 0.003, 0.01"),
     (["train", "LR1", "--only", "colour=1"], "--only takes FIELD=V1,V2,… with FIELD one of n, d, k, eps"),
     (["train", "LR1", "--precision", "fp8"], "invalid choice: 'fp8' (choose from 'fp32', 'tf32')"),
     (["import", "/nonexistent.pt", "--device-name", "x", "--torch-version", "2", "--precision", "tf32",
@@ -278,7 +279,7 @@ def test_registry_has_table_1():
 
 
 # README, "Published results": the whole paper preset at seed 0 would be ≈ 79 MiB, the half preset ≈ 28 MiB.
-PUBLISHED_BUDGET_MIB = {"paper": 80, "cpu": 25, "half": 30}
+PUBLISHED_BUDGET_MIB = {"paper": 80, "quick": 25, "half": 30}
 
 
 def test_published_set_is_within_its_budget_and_indexed():
@@ -296,8 +297,8 @@ def test_published_set_is_within_its_budget_and_indexed():
     assert all(size[p] <= PUBLISHED_BUDGET_MIB[p] * 2 ** 20 for p in size), size
 
 
-def test_the_cpu_book_needs_no_training():
-    """`make book` on a fresh clone renders the cpu preset from the published set (seed 0)."""
-    missing = [f"{name} {c.stream}" for name in batches.BATCHES for c in batches.configs(name, "cpu")
+def test_the_quick_book_needs_no_training():
+    """`make book` on a fresh clone renders the quick preset from the published set (seed 0)."""
+    missing = [f"{name} {c.stream}" for name in batches.BATCHES for c in batches.configs(name, "quick")
                if not store.published_path(c).exists()]
-    assert not missing, f"cpu-preset models not published: {missing}"
+    assert not missing, f"quick-preset models not published: {missing}"
