@@ -153,8 +153,8 @@ def write_build_info(preset: str, seed: int, results_dir=None, out_dir: Path = E
 
 
 def write_verdicts(preset: str, seed: int, results_dir=None, out_dir: Path = EXECUTED) -> Path:
-    """executed/verdicts.md, the intro's first table: every claim at this build's preset and at the
-    paper's scale, each with a one-line reason and a link to its page."""
+    """executed/verdicts.md, the intro's first table: every claim at this build's preset, at `half`
+    and at the paper's scale, each with a one-line reason and a link to its page."""
     from . import claims, store
     path = out_dir / "verdicts.md"
     table = claims.verdict_table([c.number for c in claims.CLAIMS], preset, seed, results_dir,

@@ -736,6 +736,8 @@ class Judgement:
         if self.still_learning and failed:
             steps = " / ".join(f"2^{math.log2(s):g}" for s in sorted({s for _, s in self.still_learning}))
             text += f"; {len(self.still_learning)} of its models still learning at {steps} steps"
+        if failed and (cut := batches.cuts(batches.get_preset(self.preset))):
+            text += f"; scaled down here: {', '.join(cut)}"
         return text
 
     def markdown(self) -> str:
@@ -843,12 +845,14 @@ def disagreement(a: Judgement, b: Judgement) -> str:
 
 
 PAPER = "paper"
+FAITHFUL = ("half", PAPER)  # the presets that run the paper's protocol: every verdict table shows them
 
 
 def verdict_table(numbers, preset: str, seed: int = 0, results_dir=None, link_prefix: str = "") -> str:
-    """Markdown: one row per claim, its verdict with a one-line reason at `preset` and at the paper's
-    scale, and a sentence where they disagree. Each row links to its page (`link_prefix` + page)."""
-    scales = [preset] if preset == PAPER else [preset, PAPER]
+    """Markdown: one row per claim, its verdict with a one-line reason at `preset` and at each
+    FAITHFUL preset, and a sentence where `preset` and the paper's scale disagree. Each row links to
+    its page (`link_prefix` + page)."""
+    scales = list(dict.fromkeys([preset, *FAITHFUL]))
     header = "| claim | " + " | ".join(f"preset `{s}`" for s in scales) + " |"
     lines = [header, "|---|" + "---|" * len(scales)]
     notes = []
@@ -858,7 +862,7 @@ def verdict_table(numbers, preset: str, seed: int = 0, results_dir=None, link_pr
         cells = [f"{badge(j.verdict)} **{j.verdict}**: {cell(j.reason())}" for j in judged]
         lines.append(f"| [{number}]({link_prefix}{claim.page}.ipynb): {cell(claim.statement)} | " + " | ".join(cells)
                      + " |")
-        if len(judged) == 2 and (sentence := disagreement(*judged)):
+        if len(judged) > 1 and (sentence := disagreement(judged[0], judged[-1])):
             notes.append(f"- Claim {number}: {sentence}")
     return "\n".join(lines + ([""] + notes if notes else []))
 

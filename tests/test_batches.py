@@ -29,3 +29,9 @@ def test_every_published_quick_model_keeps_its_key():
     published = {p.name for p in store.published_dir().glob("seed*-*.pt")}
     every = [c for name in batches.BATCHES for c in batches.configs(name, "quick")]
     assert all(store.file_name(c) in published for c in every)
+
+
+def test_cuts_name_what_each_preset_scales_down():
+    cuts = {name: batches.cuts(p) for name, p in batches.PRESETS.items()}
+    assert cuts["paper"] == [] and cuts["half"] == ["width N 256 of 512", "batch 128 of 8192"]
+    assert cuts["quick"] == cuts["half"] + ["steps 2^14 of 2^17"]

@@ -255,5 +255,14 @@ def test_the_scales_disagree_in_one_sentence():
 def test_the_reason_names_the_first_failure_and_the_models_still_learning():
     failing = dataclasses.replace(judged(1, PARTLY, False, 0.5),
                                   still_learning=(("LR1 lr = 0.003", 2 ** 14), ("LR1 lr = 0.01", 2 ** 14)))
-    assert failing.reason() == "1 of 1 checks fail, e.g. q = 0.500 (rule r); 2 of its models still learning at 2^14 steps"
+    assert failing.reason() == ("1 of 1 checks fail, e.g. q = 0.500 (rule r); 2 of its models still learning at "
+                                "2^14 steps; scaled down here: width N 256 of 512, batch 128 of 8192, steps 2^14 of 2^17")
     assert judged(1, REPRODUCED, True).reason() == "all 1 checks hold"
+
+
+def test_a_failing_claim_names_the_scale_factors_its_preset_still_cuts():
+    """At half only the width and the batch are cut; at paper scale nothing is; a claim that holds says
+    nothing of them."""
+    assert judged(1, NOT, False, preset="half").reason().endswith("scaled down here: width N 256 of 512, batch 128 of 8192")
+    assert judged(1, NOT, False, preset="paper").reason() == "1 of 1 checks fail, e.g. q = 1.000 (rule r)"
+    assert "scaled" not in judged(1, REPRODUCED, True, preset="half").reason()

@@ -45,14 +45,17 @@ def test_explorer_images_keep_their_pixel_width():
 
 
 def test_the_verdict_table_marks_every_claim_and_links_its_page(tmp_path, monkeypatch):
-    """With nothing stored or published, every cell says not trained and names the batch."""
+    """With nothing stored or published, every cell says not trained and names the batch; beside the
+    build's preset stand the presets that run the paper's protocol, once each."""
     from monosem_lib import store
     monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
     table = claims.verdict_table([1, 11], "smoke", 0, tmp_path / "results", link_prefix="../executed/")
     lines = table.splitlines()
-    assert lines[0] == "| claim | preset `smoke` | preset `paper` |"
+    assert lines[0] == "| claim | preset `smoke` | preset `half` | preset `paper` |"
     assert lines[2].startswith("| [1](../executed/4-1-1-basins-LR1.ipynb): ")
-    assert lines[2].count("· **not trained yet**: LR1 is not trained at preset") == 2
+    assert lines[2].count("· **not trained yet**: LR1 is not trained at preset") == 3
+    assert claims.verdict_table([1], "half", 0, tmp_path / "results").splitlines()[0] == \
+        "| claim | preset `half` | preset `paper` |"
     assert lines[3].startswith("| [11](../executed/5-mechanism-E1-E3.ipynb): ") and len(lines) == 4
 
 
