@@ -270,15 +270,17 @@ def get_batch(name: str) -> Batch:
 RENAMED = {"cpu": "quick"}  # earlier names, so that an old command's error says what it is now
 
 
-def cuts(preset: Preset) -> list[str]:
+def cuts(preset: Preset, steps=None) -> list[str]:
     """How `preset` scales the paper's run down (width, batch, steps), each as ours against the
-    paper's: the factors a claim that does not reproduce at `preset` may still be missing."""
+    paper's: the factors a claim that does not reproduce at `preset` may still be missing. `steps`:
+    the (ours, the paper's) step counts of the runs a claim read; by default the preset's main run."""
     paper, k = PRESETS["paper"], 2 * PAPER_N  # compared at Table 1's usual k = 2N
     log2 = lambda s: f"2^{s.bit_length() - 1}"
-    pairs = [("width N", preset.n, paper.n, str),
-             ("batch", preset.batch_size(preset.k(k)), paper.batch_size(k), str),
-             ("steps", preset.steps, paper.steps, log2)]
-    return [f"{name} {show(ours)} of {show(theirs)}" for name, ours, theirs, show in pairs if ours != theirs]
+    out = [f"{name} {ours} of {theirs}" for name, ours, theirs in
+           (("width N", preset.n, paper.n), ("batch", preset.batch_size(preset.k(k)), paper.batch_size(k)))
+           if ours != theirs]
+    short = sorted({pair for pair in (steps or [(preset.steps, paper.steps)]) if pair[0] != pair[1]})
+    return out + [f"steps {log2(ours)} of {log2(theirs)}" for ours, theirs in short]
 
 
 def get_preset(name: str) -> Preset:

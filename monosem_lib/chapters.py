@@ -73,6 +73,25 @@ def failed_path(section: str, batch: str | None, out_dir: Path = EXECUTED) -> Pa
     return out_dir / f"{page_name(get_chapter(section), batch)}.failed.ipynb"
 
 
+def remove_orphans(out_dir: Path) -> None:
+    """Remove the half-written pages of `execute` processes that died without cleaning up (kill -9):
+    each is named after its process, so a live one's is left alone."""
+    for path in out_dir.glob(".running-*-*.ipynb"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        pass
+    return True
+
+
 def execute(section: str, batch: str | None, preset: str, seed: int = 0, results_dir=None,
             out_dir: Path = EXECUTED) -> list[Path]:
     """Execute a chapter's notebook once per batch it covers (or for `batch` only). Each page is
@@ -88,11 +107,12 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"the seed must be an integer ≥ 0, got {seed!r}")
     written = []
+    remove_orphans(out_dir)
     for _, name in wanted:
         out = out_dir / f"{page_name(chapter, name)}.ipynb"
         parameters = {"batch": name, "preset": preset, "seed": seed,
                       "results_dir": str(results_dir) if results_dir else None}
-        running = out_dir / f".running-{out.name}"
+        running = out_dir / f".running-{os.getpid()}-{out.name}"
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             kernel = KernelManager(kernel_name="python3", transport_encryption=encryption())

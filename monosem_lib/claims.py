@@ -87,6 +87,12 @@ class Loader:
             self._summaries[id(model)] = metrics.summary(model)
         return self._summaries[id(model)]
 
+    def steps(self) -> tuple[tuple[int, int], ...]:
+        """The step counts of the loaded runs, each with the paper's for its batch: (ours, the paper's)."""
+        paper = batches.get_preset("paper")
+        return tuple(sorted({(m.config.steps, batches.get_batch(name).steps(paper))
+                             for name, models in self.loaded.items() for m in models}))
+
     def still_learning(self) -> tuple[tuple[str, int], ...]:
         """The loaded models whose lowest loss still fell by more than STILL_LEARNING over their
         last quarter: (label 'batch field = value', steps) each."""
@@ -713,6 +719,7 @@ class Judgement:
     checks: tuple = ()
     still_learning: tuple = ()   # (label, steps) of the models read whose loss still fell > 2 % late
     missing: str = ""            # why it is not judged (verdict NOT_TRAINED)
+    steps: tuple = ()            # (ours, the paper's) step counts of the runs read
 
     @property
     def claim(self) -> Claim:
@@ -736,7 +743,7 @@ class Judgement:
         if self.still_learning and failed:
             steps = " / ".join(f"2^{math.log2(s):g}" for s in sorted({s for _, s in self.still_learning}))
             text += f"; {len(self.still_learning)} of its models still learning at {steps} steps"
-        if failed and (cut := batches.cuts(batches.get_preset(self.preset))):
+        if failed and (cut := batches.cuts(batches.get_preset(self.preset), self.steps or None)):
             text += f"; scaled down here: {', '.join(cut)}"
         return text
 
@@ -777,7 +784,7 @@ def evaluate(number: int, preset: str, seed: int = 0, results_dir=None) -> Judge
     except store.StoreError as error:
         return Judgement(number, preset, seed, NOT_TRAINED, missing=str(error))
     checks = tuple(claim.judge(summary))
-    return Judgement(number, preset, seed, ladder(checks), checks, load.still_learning())
+    return Judgement(number, preset, seed, ladder(checks), checks, load.still_learning(), steps=load.steps())
 
 
 # ------------------------------------------------------------------ over seeds, and over scales

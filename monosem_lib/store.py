@@ -14,6 +14,7 @@ never used.
 """
 import functools
 import hashlib
+import itertools
 import io
 import json
 import math
@@ -321,9 +322,16 @@ def usable(config: ModelConfig, directory=None, published: bool = True) -> bool:
         path = model_path(config, directory)
         if not path.exists():
             raise  # the published copy is broken: git has the good one
-        print(f"warning: {error}; setting it aside as {path.name}.corrupt and retraining")
-        os.replace(path, path.with_suffix(".pt.corrupt"))
+        aside = set_aside_name(path)
+        print(f"warning: {error}; setting it aside as {aside.name} and retraining")
+        os.rename(path, aside)
         return False
+
+
+def set_aside_name(path: Path) -> Path:
+    """`X.pt.corrupt`, or `X.pt.corrupt-2`, -3 … when earlier set-asides hold those names (each is kept)."""
+    names = (path.with_name(f"{path.name}.corrupt" + (f"-{i}" if i > 1 else "")) for i in itertools.count(1))
+    return next(p for p in names if not os.path.lexists(p))
 
 
 # ---------------------------------------------------------------- the store of format 2

@@ -35,3 +35,6 @@ def test_cuts_name_what_each_preset_scales_down():
     cuts = {name: batches.cuts(p) for name, p in batches.PRESETS.items()}
     assert cuts["paper"] == [] and cuts["half"] == ["width N 256 of 512", "batch 128 of 8192"]
     assert cuts["quick"] == cuts["half"] + ["steps 2^14 of 2^17"]
+    runs = [(2 ** 16, 2 ** 17), (2 ** 14, 2 ** 17), (2 ** 14, 2 ** 17), (2 ** 20, 2 ** 20)]  # the runs a claim read
+    assert batches.cuts(batches.PRESETS["quick"], runs)[2:] == ["steps 2^14 of 2^17", "steps 2^16 of 2^17"]
+    assert batches.cuts(batches.PRESETS["half"], [(2 ** 20, 2 ** 20)]) == cuts["half"]

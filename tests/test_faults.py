@@ -335,6 +335,19 @@ def test_a_store_entry_that_is_no_regular_file_is_set_aside_never_opened(trained
     assert torch.equal(retrained(capsys, tmp_path, path)[0].W1, models[0].W1)
 
 
+def test_a_second_set_aside_keeps_the_first(trained, tmp_path, capsys):
+    """A file set aside earlier holds `X.pt.corrupt`: the next broken entry goes to `X.pt.corrupt-2`."""
+    directory, models = trained
+    path = store.model_path(models[0].config, tmp_path)
+    path.parent.mkdir()
+    earlier = path.with_name(path.name + ".corrupt")
+    earlier.write_bytes(b"the first broken file")
+    path.mkdir()
+    assert not store.usable(models[0].config, tmp_path, published=False)
+    assert earlier.read_bytes() == b"the first broken file" and path.with_name(path.name + ".corrupt-2").is_dir()
+    assert "setting it aside as " + path.name + ".corrupt-2" in capsys.readouterr().out
+
+
 def test_a_corrupt_published_file_makes_the_index_fail_naming_it(trained, published):
     _, models = trained
     path = store.publish(models[0])
@@ -383,3 +396,16 @@ def test_a_failed_page_does_not_replace_the_last_good_one(tmp_path, monkeypatch)
     monkeypatch.setattr(papermill, "execute_notebook", succeeding)
     assert chapters.execute("2", None, "smoke", out_dir=tmp_path) == [page]
     assert "a new page" in page.read_text() and sorted(p.name for p in tmp_path.iterdir()) == [page.name]
+
+
+def test_a_page_half_written_by_a_killed_execute_is_removed(tmp_path):
+    """kill -9 leaves `.running-<pid>-<page>`: the next execute removes a dead process's, never a live one's."""
+    import subprocess
+    import sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f".running-{int(dead.stdout)}-2-setup-LR1.ipynb"
+    live = tmp_path / f".running-{os.getpid()}-3-measuring-K1.ipynb"
+    for path in (orphan, live):
+        path.write_text("{}")
+    chapters.remove_orphans(tmp_path)
+    assert not orphan.exists() and live.exists()
