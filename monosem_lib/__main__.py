@@ -137,7 +137,8 @@ def selection(p: argparse.ArgumentParser, only_help: str) -> None:
 
 
 def common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="quick", help=f"one of {', '.join(batches.PRESETS)} (default quick)")
+    p.add_argument("--preset", default=batches.DEFAULT_PRESET,
+                   help=f"one of {', '.join(batches.PRESETS)} (default {batches.DEFAULT_PRESET})")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--results-dir", default=None,
                    help=f"where results live (default ${store.ENV_VAR} or ./results)")

@@ -267,6 +267,9 @@ def get_batch(name: str) -> Batch:
     return BATCHES[name]
 
 
+# The book's preset (`make book`, and every command's default): every model of it at seed 0 is
+# published (tests/test_store_cli.py), so a fresh clone builds the book without training.
+DEFAULT_PRESET = "quick"
 RENAMED = {"cpu": "quick"}  # earlier names, so that an old command's error says what it is now
 
 
@@ -290,7 +293,7 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def configs(batch: str, preset: str = "quick", seed: int = 0) -> list[ModelConfig]:
+def configs(batch: str, preset: str = DEFAULT_PRESET, seed: int = 0) -> list[ModelConfig]:
     """The fully resolved configs of every model in `batch` at `preset`."""
     return get_batch(batch).configs(get_preset(preset), seed)
 

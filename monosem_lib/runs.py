@@ -32,7 +32,7 @@ from .config import ConfigError, ModelConfig
 class Request:
     """What one `train` command asks for. Batches and seeds named twice count once."""
     batches: tuple
-    preset: str = "quick"
+    preset: str = batches.DEFAULT_PRESET
     seeds: tuple = (0,)
     device: str = "cpu"
     results_dir: Path | None = None   # None: $MONOSEM_RESULTS_DIR or ./results

@@ -105,7 +105,7 @@ def available(batch: str, preset: str, seed: int = 0, directory=None, only=(), p
     return found, missing
 
 
-def load(batch: str, preset: str = "quick", seed: int = 0, results_dir=None) -> list[ModelResult]:
+def load(batch: str, preset: str = batches.DEFAULT_PRESET, seed: int = 0, results_dir=None) -> list[ModelResult]:
     """Every model of a trained batch, in sweep order: config, final W1/b/W2, P (and Q),
     power-of-two checkpoints and traces. Raises StoreError if a model is missing or corrupt; at a
     piecewise preset, only if none of the sweep's models exists."""
