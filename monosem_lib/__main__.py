@@ -254,7 +254,8 @@ def cmd_plan(args) -> int:
     total = sum(r["seconds"] for r in rows)
     longest = max((r["seconds"] for r in rows), default=0)
     print(f"\n{len(rows)} units, {sum(len(r['models']) for r in rows)} models, {sum(r['flops'] for r in rows):.2e} "
-          f"FLOP; estimated on {speed.name}: {duration(total)} in one process, the longest unit {duration(longest)}")
+          f"FLOP; estimated on {speed.name}: {duration(total)} in one process, the longest unit {duration(longest)}"
+          + (f" (with --jobs 2, about {duration(total / 2)})" if device == "cpu" else ""))
     return 0
 
 

@@ -105,7 +105,7 @@ PRESETS = {
 # over many hours of CPU (every stack resumes where it stopped): pages use the models that exist.
 PRESETS["half"] = dataclasses.replace(
     PRESETS["quick"], name="half", steps=2 ** 17, lr_sweep_steps=2 ** 17, long_steps=2 ** 20, piecewise=True,
-    cost="train all: about 30 core-hours at seed 0 on one CPU core, README",
+    cost="train all: about 31 job-hours at seed 0 (plan), 16 h on 2 cores, README",
     protocol="the paper's protocol (its steps, lr, decay and offsets) at half width")
 PRESETS = {name: PRESETS[name] for name in ("paper", "quick", "half", "smoke")}  # the order `list` shows
 

@@ -92,14 +92,15 @@ def step_flops(c: ModelConfig) -> float:
 @dataclasses.dataclass(frozen=True)
 class Speed:
     """A device's measured training rate: a fixed cost per stacked step (launches, the step's small
-    passes), a fixed cost per model-step (sampling) and each model's matmul FLOPs at a rate."""
+    passes), per model-step a cost per drawn feature value (batch × n: sampling and the passes over
+    the data), and each model's matmul FLOPs at a rate."""
     name: str
     stack_step_ms: float
     model_tflops: float
-    model_step_ms: float = 0.0
+    element_ns: float = 0.0
 
     def seconds(self, configs) -> float:
-        per_step_ms = self.stack_step_ms + len(configs) * self.model_step_ms
+        per_step_ms = self.stack_step_ms + sum(c.batch_size * c.n for c in configs) * self.element_ns / 1e6
         return configs[0].steps * (per_step_ms / 1e3 + sum(map(step_flops, configs)) / (self.model_tflops * 1e12))
 
 
@@ -112,12 +113,14 @@ def _fitted(name: str, single_ms: float, stack: int, stacked_ms: float) -> Speed
 
 
 # Measured (README, "Paper scale"): on one H100 with TF32 a paper model takes 1.58 ms per step
-# alone and 0.40 ms per model-step in a stack of 7 (53 s a model). On a CPU, README "Measured on
-# these machines": about 75 GFLOP/s of model matmuls at the quick preset on the project's 2 cores;
-# at the smoke preset about 1 ms per stacked step and 1 ms per model-step besides (measured
-# 2026-11-30, idle: 1.5 ms for one model, 3.4 ms for two). Rough: these shared cores vary 2-5×.
+# alone and 0.40 ms per model-step in a stack of 7 (53 s a model). On a CPU, one of two one-thread
+# jobs on the project's 2 cores (half preset, 2^17 steps, 2026-11-30): a stack of 8 models at k = 512,
+# batch 128 took 1999 s (15.3 ms a stack-step); one of 3 at k = 16, batch 2048, 1644 s (12.5 ms).
+# With 1 ms a stack-step that fits 68.5 GFLOP/s and 5.8 ns a drawn feature value. Alone on an idle
+# core the step is about 20 % faster (README, "Training step"); shared cores vary 2-5×.
 SPEEDS = {"cuda": _fitted("one H100 (TF32)", single_ms=1.58, stack=7, stacked_ms=0.40),
-          "cpu": Speed("2 CPU cores like the project's", stack_step_ms=1.0, model_tflops=0.075, model_step_ms=1.0)}
+          "cpu": Speed("one of 2 one-thread jobs on 2 CPU cores like the project's", stack_step_ms=1.0,
+                       model_tflops=0.0685, element_ns=5.8)}
 
 
 @dataclasses.dataclass(frozen=True)
