@@ -11,6 +11,11 @@ PAPER_N, PAPER_D = 512, 64
 LRS = (0.001, 0.003, 0.005, 0.007, 0.01, 0.03)
 
 
+def pow2(steps: int) -> str:
+    """A power of two as the pages write it: 2^17."""
+    return f"2^{steps.bit_length() - 1}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Preset:
     """How far to scale the paper down. `k` and the batch size follow the paper's rules
@@ -42,10 +47,9 @@ class Preset:
 
     def steps_text(self) -> str:
         """Its run lengths, e.g. "2^17 steps (2^20 for E1–E4, D1 and the beyond runs against them)"."""
-        log2 = lambda s: f"2^{s.bit_length() - 1}"
-        others = [f"{log2(s)} for {what}" for s, what in ((self.lr_sweep_steps, "the learning-rate sweeps"),
+        others = [f"{pow2(s)} for {what}" for s, what in ((self.lr_sweep_steps, "the learning-rate sweeps"),
                   (self.long_steps, "E1–E4, D1 and the beyond runs against them")) if s != self.steps]
-        return f"{log2(self.steps)} steps" + (f" ({'; '.join(others)})" if others else "")
+        return f"{pow2(self.steps)} steps" + (f" ({'; '.join(others)})" if others else "")
 
     def batch_size(self, k: int) -> int:
         return max(1, min(self.max_batch, self.batch_work // k))
@@ -278,12 +282,11 @@ def cuts(preset: Preset, steps=None) -> list[str]:
     paper's: the factors a claim that does not reproduce at `preset` may still be missing. `steps`:
     the (ours, the paper's) step counts of the runs a claim read; by default the preset's main run."""
     paper, k = PRESETS["paper"], 2 * PAPER_N  # compared at Table 1's usual k = 2N
-    log2 = lambda s: f"2^{s.bit_length() - 1}"
     out = [f"{name} {ours} of {theirs}" for name, ours, theirs in
            (("width N", preset.n, paper.n), ("batch", preset.batch_size(preset.k(k)), paper.batch_size(k)))
            if ours != theirs]
     short = sorted({pair for pair in (steps or [(preset.steps, paper.steps)]) if pair[0] != pair[1]})
-    return out + [f"steps {log2(ours)} of {log2(theirs)}" for ours, theirs in short]
+    return out + [f"steps {pow2(ours)} of {pow2(theirs)}" for ours, theirs in short]
 
 
 def get_preset(name: str) -> Preset:

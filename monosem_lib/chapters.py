@@ -73,10 +73,15 @@ def failed_path(section: str, batch: str | None, out_dir: Path = EXECUTED) -> Pa
     return out_dir / f"{page_name(get_chapter(section), batch)}.failed.ipynb"
 
 
+def running_path(out: Path, pid: int) -> Path:
+    """Where process `pid` writes page `out` until every cell has run."""
+    return out.with_name(f".running-{pid}-{out.name}")
+
+
 def remove_orphans(out_dir: Path) -> None:
     """Remove the half-written pages of `execute` processes that died without cleaning up (kill -9):
-    each is named after its process, so a live one's is left alone."""
-    for path in out_dir.glob(".running-*-*.ipynb"):
+    each is named after its process (running_path), so a live one's is left alone."""
+    for path in out_dir.glob(running_path(Path("*.ipynb"), "*").name):
         pid = path.name.split("-")[1]
         if pid.isdigit() and not alive(int(pid)):
             path.unlink(missing_ok=True)
@@ -112,7 +117,7 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
         out = out_dir / f"{page_name(chapter, name)}.ipynb"
         parameters = {"batch": name, "preset": preset, "seed": seed,
                       "results_dir": str(results_dir) if results_dir else None}
-        running = out_dir / f".running-{os.getpid()}-{out.name}"
+        running = running_path(out, os.getpid())
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             kernel = KernelManager(kernel_name="python3", transport_encryption=encryption())

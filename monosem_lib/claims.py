@@ -741,9 +741,9 @@ class Judgement:
             text = (f"{len(failed)} of {len(tested)} checks fail, e.g. {first.quantity} = {first.value()} "
                     f"(rule {first.rule})")
         if self.still_learning and failed:
-            steps = " / ".join(f"2^{math.log2(s):g}" for s in sorted({s for _, s in self.still_learning}))
+            steps = " / ".join(batches.pow2(s) for s in sorted({s for _, s in self.still_learning}))
             text += f"; {len(self.still_learning)} of its models still learning at {steps} steps"
-        if failed and (cut := batches.cuts(batches.get_preset(self.preset), self.steps or None)):
+        if failed and (cut := batches.cuts(batches.get_preset(self.preset), self.steps)):
             text += f"; scaled down here: {', '.join(cut)}"
         return text
 
