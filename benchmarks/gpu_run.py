@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 
 from monosem_lib import batches, runs, store, training
+from monosem_lib.__main__ import resolve_device
+from monosem_lib.config import ConfigError
 
 MAX_FILES, MAX_BYTES = 8, 16 * 2 ** 20
 RUN_FILES = MAX_FILES - 2  # besides report.txt and import.sh
@@ -97,6 +99,13 @@ def main(argv=None) -> int:
     parser.add_argument("--results-dir", default=None, help="the machine's store (default ./results)")
     parser.add_argument("--skip-benchmark", action="store_true", help="no step benchmark (a test on a CPU)")
     args = parser.parse_args(argv)
+    try:  # a bad preset, seed or device: one line, before anything runs
+        resolve_device(args.device)
+        request = runs.Request(("all",), args.preset, (args.seed,), args.device, args.results_dir, progress=False)
+        request.models()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "report.txt", "w") as report:
         report.write(f"# gpu_run: preset {args.preset}, seed {args.seed}, device {args.device}, budget {args.budget:.0f} s, "
@@ -105,7 +114,6 @@ def main(argv=None) -> int:
         if not args.skip_benchmark:
             step(report, "step benchmark", [sys.executable, "-m", "benchmarks.train_step", "--device", args.device,
                                             "--preset", args.preset])
-        request = runs.Request(("all",), args.preset, (args.seed,), args.device, args.results_dir, progress=False)
         share = runs.within_budget(request, args.budget)
         report.write(f"\n## training: {len(share)} units, estimated {sum(u.seconds(args.device) for u in share):.0f} s\n\n")
         try:

@@ -14,25 +14,13 @@ from monosem_lib import batches, metrics, training
 from monosem_lib.config import ConfigError
 
 
-def parse_only(text: str | None) -> tuple[str, list[float]] | None:
-    """"field=v1,v2" → (field, [v1, v2])."""
-    if text is None:
-        return None
-    field, _, values = text.partition("=")
-    return field, [float(v) for v in values.split(",")]
-
-
 def configs(args) -> list:
     batch = batches.get_batch(args.batch)
-    chosen = batch.configs(batches.get_preset(args.preset), args.seed)
-    only = parse_only(args.only)
-    if only:
-        field, values = only
+    only = [] if args.only is None else [batches.parse_only(args.only)]
+    for field, _ in only:
         if field not in batch.sweep_fields():
-            raise ConfigError(f"{args.batch} sweeps {batch.sweep}, not {field!r}")
-        chosen = [c for c in chosen if any(abs(getattr(c, field) - v) < 1e-9 for v in values)]
-        if not chosen:
-            raise ConfigError(f"no {args.batch} model has {field} in {values}")
+            raise ConfigError(f"{batch.name} sweeps {batch.sweep}, not {field!r}")
+    chosen = batches.select(batch.name, args.preset, args.seed, only)
     changes = {key: value for key, value in (("batch_size", args.batch_size), ("steps", args.steps))
                if value is not None}
     return [dataclasses.replace(c, **changes) for c in chosen]
@@ -48,11 +36,11 @@ def late_trace(result, checkpoints: int = 4) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("batch")
-    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--preset", default=batches.DEFAULT_PRESET)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--steps", type=int)
-    parser.add_argument("--only", help="field=v1,v2: train only the models with these swept values")
+    parser.add_argument("--only", metavar="FIELD=V1,V2", help="train only the models with these swept values")
     args = parser.parse_args()
     try:
         chosen = configs(args)

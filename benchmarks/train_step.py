@@ -20,11 +20,14 @@ import argparse
 import contextlib
 import dataclasses
 import statistics
+import sys
 import time
 
 import torch
 
 from monosem_lib import batches, features, projections, runs, training
+from monosem_lib.__main__ import resolve_device
+from monosem_lib.config import ConfigError
 from monosem_lib.training import generator
 
 
@@ -133,15 +136,24 @@ def authors_loop(c) -> float:
     return time.perf_counter() - start
 
 
-def main():
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=256, help="steps timed at each point (default 256)")
     parser.add_argument("--warm", type=int, default=8192, help="steps trained before the late point (default 8192)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is shown")
-    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--preset", default=batches.DEFAULT_PRESET)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--profile", action="store_true", help="also print where the step's time goes, by operator")
     args = parser.parse_args()
+    try:  # bad input: one line, before anything runs
+        batches.get_preset(args.preset)
+        resolve_device(args.device)
+        if args.steps < 1 or args.rounds < 1 or args.warm < 0:
+            raise ConfigError(f"--steps and --rounds must be ≥ 1 and --warm ≥ 0; got --steps {args.steps}, "
+                              f"--rounds {args.rounds}, --warm {args.warm}")
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     torch.set_flush_denormal(True)  # before the intra-op pool starts, so its threads inherit the flag
     threads = (1, 2) if args.device == "cpu" and torch.get_num_threads() >= 2 else (torch.get_num_threads(),)
     sweep = [dataclasses.replace(c, lr=lr, stream=i)
@@ -165,6 +177,7 @@ def main():
         authors_comparison(sweep, args.steps, table)
     if args.profile:
         profile(sweep, args.device)
+    return 0
 
 
 def point_table(points: dict, threads: tuple, args) -> dict:
@@ -226,4 +239,4 @@ def authors_comparison(sweep, steps: int, table: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -73,10 +73,8 @@ def parser() -> argparse.ArgumentParser:
                             "auto: the array index of Slurm ($SLURM_ARRAY_TASK_ID) or Kubernetes "
                             "($JOB_COMPLETION_INDEX)")
     train.add_argument("--shards", type=int, default=None, help="N for --shard auto where the scheduler does not say")
-    train.add_argument("--max-stack", type=int, default=training.MAX_STACK, metavar="M",
-                       help=f"at most M models a stack (default {training.MAX_STACK}). A stack is stored when it "
-                            "ends and saves its state as it goes; smaller stacks end sooner, so a long run "
-                            "(2^20 steps) fits a session whose state does not outlive it")
+    max_stack(train, "A stack is stored when it ends and saves its state as it goes; smaller stacks end sooner, so "
+                     "a long run (2^20 steps) fits a session whose state does not outlive it")
     train.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                        help="train the missing units, the claims' first, that fit this many seconds by the plan's "
                             "estimates")
@@ -92,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
     selection(plan, "plan only these models of each sweep (repeatable)")
     plan.add_argument("--precision", default=None, choices=PRECISIONS, help="as for train")
     plan.add_argument("--shards", type=int, default=None, help="also show how N shards split the plan")
+    max_stack(plan, "as for train: the plan is of these stacks")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     common(plan)
     plan.set_defaults(run=cmd_plan)
@@ -134,6 +133,18 @@ def selection(p: argparse.ArgumentParser, only_help: str) -> None:
     p.add_argument("batch", nargs="+", help=f"one or more of {', '.join(batches.BATCHES)}, or all")
     p.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
     p.add_argument("--only", type=only_filter, action="append", default=[], metavar="FIELD=V1,V2", help=only_help)
+
+
+def max_stack(p: argparse.ArgumentParser, why: str) -> None:
+    p.add_argument("--max-stack", type=int, default=training.MAX_STACK, metavar="M",
+                   help=f"at most M models a stack (default {training.MAX_STACK}). {why}")
+
+
+def positive(value: int | None, option: str) -> int | None:
+    """A count given with `option`, which must be ≥ 1 (None where not given)."""
+    if value is not None and value < 1:
+        raise ConfigError(f"{option} must be ≥ 1, got {value}")
+    return value
 
 
 def common(p: argparse.ArgumentParser) -> None:
@@ -183,19 +194,20 @@ def cmd_list(args) -> int:
     print("\npresets:")
     published = {p.name for p in store.published_dir().glob("seed*-*.pt")}
     for p in batches.PRESETS.values():
-        every = [c for b in batches.BATCHES for c in batches.configs(b, p.name)]
-        done = sum(store.file_name(c) in published for c in every)
+        every = {store.file_name(c) for b in batches.BATCHES for c in batches.configs(b, p.name)}  # a model two batches share counts once
         print(f"  {p.name:6} N={p.n} d={p.d}, {p.steps_text()}, batch={p.batch_work}/k, {p.precision}: "
-              f"{p.protocol} ({p.cost}); published: {done} of {len(every)} models")
+              f"{p.protocol} ({p.cost}); published: {len(every & published)} of {len(every)} distinct models (seed 0)")
     return 0
 
 
-def resolve_device(name: str | None) -> str:
+def resolve_device(name: str | None, here: bool = True) -> str:
+    """cpu or cuda (None: cuda where torch sees a GPU). `here`: the device must be this machine's
+    (not so for a plan, or for Slurm's tasks)."""
     if name is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name not in ("cpu", "cuda"):
         raise ConfigError(f"unknown device {name!r}; valid: cpu, cuda")
-    if name == "cuda" and not torch.cuda.is_available():
+    if here and name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device cuda requested but torch sees no CUDA GPU; valid here: cpu")
     return name
 
@@ -214,7 +226,8 @@ def request_of(args, device: str, local: bool = False) -> runs.Request:
     """The command's request; bad --only values fail here, before anything trains."""
     request = runs.Request(tuple(batch_names(args)), args.preset, tuple(args.seed), device, args.results_dir,
                            getattr(args, "force", False), tuple(args.only), getattr(args, "precision", None),
-                           local or getattr(args, "local", False))
+                           local or getattr(args, "local", False),
+                           max_stack=getattr(args, "max_stack", training.MAX_STACK))
     request.models()
     gpus = getattr(args, "gpus", None)
     if gpus is not None:
@@ -228,17 +241,15 @@ def request_of(args, device: str, local: bool = False) -> runs.Request:
         jobs = args.jobs
     else:
         jobs = default_jobs(device, len(runs.plan(dataclasses.replace(request, device=device))))
-    return dataclasses.replace(request, jobs=jobs, max_stack=getattr(args, "max_stack", training.MAX_STACK))
+    return dataclasses.replace(request, jobs=jobs)
 
 
 def cmd_plan(args) -> int:
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ConfigError(f"unknown device {device!r}; valid: cpu, cuda")
+    device = resolve_device(args.device, here=False)
     request = runs.Request(tuple(batch_names(args)), args.preset, tuple(args.seed), device, args.results_dir,
-                           only=tuple(args.only), precision=args.precision)
+                           only=tuple(args.only), precision=args.precision, max_stack=args.max_stack)
     units = runs.plan(request)
-    shards = args.shards or 1
+    shards = positive(args.shards, "--shards") or 1
     share = {id(u): i for i in range(shards) for u in runs.shard(units, i, shards, device)}
     speed = runs.SPEEDS[device]
     rows = [{"unit": n, "shard": share[id(u)], "name": u.name, "models": [m.label for m in u.models],
@@ -268,7 +279,7 @@ def share_of(args, request: runs.Request) -> list:
     if args.shard is not None and args.budget is not None:
         raise ConfigError("--shard and --budget exclude each other; give one")
     if args.shard is not None:
-        index, count = runs.parse_shard(args.shard, args.shards)
+        index, count = runs.parse_shard(args.shard, positive(args.shards, "--shards"))
         units = runs.plan(request)
         share = runs.shard(units, index, count, request.device)
         print(f"shard {index}/{count}: {len(share)} of the plan's {len(units)} units")
@@ -284,21 +295,24 @@ def share_of(args, request: runs.Request) -> list:
     return runs.plan(request)
 
 
+def where_to_train(args) -> tuple[str, runs.Slurm | None]:
+    """The device, and with --executor slurm the job array's options (else None: this machine)."""
+    if args.executor != "slurm":
+        return resolve_device(args.device), None
+    device = resolve_device(args.device or "cuda", here=False)  # the tasks': the submitting machine may have no GPU
+    if args.shard is not None or args.gpus is not None:
+        raise ConfigError("--executor slurm runs one task a unit, one GPU a task: it takes no --shard or --gpus")
+    return device, runs.Slurm(args.slurm_partition, args.slurm_time, args.array_parallelism,
+                            1 if device == "cuda" else 0)
+
+
 def cmd_train(args) -> int:
-    if args.executor == "slurm":
-        device = args.device or "cuda"  # the tasks' device: the submitting machine may have no GPU
-        if args.shard is not None or args.gpus is not None:
-            raise ConfigError("--executor slurm runs one task a unit, one GPU a task: it takes no --shard or --gpus")
-    else:
-        device = resolve_device(args.device)
+    device, slurm = where_to_train(args)
     request = request_of(args, device)
     start = time.perf_counter()
     store.migrate(args.results_dir)
     share = share_of(args, request)
-    if args.executor == "slurm":
-        outcome = on_slurm(args, request, share)
-    else:
-        outcome = runs.train(request, share)
+    outcome = runs.train(request, share) if slurm is None else on_slurm(slurm, request, share)
     trained = {store.file_name(c) for c in outcome.trained}
     models = [m for u in share for m in u.models]
     if not trained and not outcome.failed and not args.publish:  # no table: loading every model takes a while
@@ -318,9 +332,8 @@ def cmd_train(args) -> int:
     return 1 if outcome.failed else 0
 
 
-def on_slurm(args, request: runs.Request, share: list) -> runs.Outcome:
+def on_slurm(slurm: runs.Slurm, request: runs.Request, share: list) -> runs.Outcome:
     """One job array through submitit; waits for it, then says what each task did."""
-    slurm = runs.Slurm(args.slurm_partition, args.slurm_time, args.array_parallelism, 1 if request.device == "cuda" else 0)
     folder = request.results_dir / "slurm"
     jobs = runs.submit(request, share, slurm.executor(folder))
     if jobs:

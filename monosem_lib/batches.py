@@ -65,7 +65,7 @@ PRESETS = {
         ks=(16, 32, 64, 128, 256, 384, 512, 1024, 2048),
         l1s=tuple(10.0 ** p for p in range(-7, 1)),
         d_decays=tuple(10 ** (-3.5 + 0.5 * i) for i in range(5)),
-        cost="GPU only: about 30 GFLOP per step at k = 1024, 2^17 steps per model; 55 s per model on one H100",
+        cost="GPU only: about 30 GFLOP a step at k = 1024; on one H100 about 53 s a 2^17-step model, 7 min a 2^20-step one (`plan` gives the total)",
         protocol="the paper's protocol at the paper's scale",
         # TF32 matmuls: 0.36 ms per model-step on one H100 against 0.94 ms in fp32 (README).
         precision="tf32", piecewise=True),
@@ -89,7 +89,7 @@ PRESETS = {
         ks=(32, 128, 512, 1024, 2048),
         l1s=(1e-5, 1e-3, 1e-1),
         d_decays=(10 ** -3.5, 10 ** -2.5, 10 ** -1.5),
-        cost="train all: 53 min on 2 CPU cores, README", max_batch=2048,
+        cost="train all: about 1 h on 2 CPU cores (plan; 51 min measured for Table 1 with BD and ER1, README)", max_batch=2048,
         protocol="a shortened run at half width: its 2^14 steps stop the first-half bias decay early, so its "
                  "verdicts are those of a shortened protocol (preset `half` runs the paper's steps)"),
     "smoke": Preset(

@@ -226,15 +226,14 @@ COLUMNS = {"loss": ("min. loss", "{:.4f}"), "mono_per_feature": ("mono / N", "{:
            "features_with_2": ("with 2", "{}"), "features_with_0": ("with 0", "{}")}
 
 
-def models_table(models, fields, columns=("loss", "mono_per_feature", "mean_bias"), batch: str = ""):
+def models_table(models, fields, columns=("loss", "mono_per_feature", "mean_bias")):
     """One row per model: its swept `fields`, then the metrics.summary `columns` (keys of COLUMNS)."""
     from . import metrics
     rows = []
     for m in models:
         s = metrics.summary(m)
-        rows.append([*([batch] if batch else []), *(f"{getattr(m.config, f):g}" for f in fields),
-                     *(COLUMNS[c][1].format(s[c]) for c in columns)])
-    return table([*(["batch"] if batch else []), *fields, *(COLUMNS[c][0] for c in columns)], rows)
+        rows.append([*(f"{getattr(m.config, f):g}" for f in fields), *(COLUMNS[c][1].format(s[c]) for c in columns)])
+    return table([*fields, *(COLUMNS[c][0] for c in columns)], rows)
 
 
 def banner(preset: str, seed: int, batch: str):

@@ -22,16 +22,25 @@ STILL_LEARNING = 0.02   # a model whose lowest loss still fell by more than this
 @dataclasses.dataclass(frozen=True)
 class Check:
     """One row of a claim's table. `rule` is the test with its tolerance; `passed` is None for a
-    row shown for context only."""
+    row shown for context only. `quantity` names the row and holds no measured number, so the rows
+    of several seeds or scales match by it; what was measured beside the value goes in `detail`."""
     quantity: str
     paper: str
     ours: float
     rule: str = ""
     passed: bool | None = None
     fmt: str = "{:.3f}"
+    detail: str = ""
 
     def value(self) -> str:
         return "—" if isinstance(self.ours, float) and math.isnan(self.ours) else self.fmt.format(self.ours)
+
+    def label(self) -> str:
+        return labelled(self.quantity, self.detail)
+
+
+def labelled(quantity: str, detail: str) -> str:
+    return f"{quantity} ({detail})" if detail else quantity
 
 
 def ladder(checks) -> str:
@@ -49,6 +58,14 @@ def _nan_safe(test: Callable, *values) -> bool:
 
 
 # ------------------------------------------------------------------ gathering
+
+def lacking(batch: str, what: str, only: str = "") -> store.StoreError:
+    """The error `evaluate` reports as not trained, for a model a comparison needs that its sweep
+    lacks here (a piecewise preset publishes a sweep in parts)."""
+    flag = f" --only {only}" if only else ""
+    return store.StoreError(f"{batch} lacks {what}: train it with python -m monosem_lib train {batch}{flag} "
+                            f"at this preset and seed")
+
 
 class Loader:
     """Loads batches for one claim at one preset and seed, and remembers what it loaded (for the
@@ -170,9 +187,8 @@ def judge_1(s: Claim1) -> list[Check]:
         checks += [
             Check(f"LR1 lr {b.lr:g}: mean bias of the mono neurons", "moderate negative (Fig. 5)", b.mono_bias,
                   "< 0", _nan_safe(lambda x: x < 0, b.mono_bias), "{:+.3f}"),
-            Check(f"LR1 lr {b.lr:g}: mean bias of the polysemantic tail ({b.tail} neurons)",
-                  "small positive (§4.1.1 list)", b.tail_bias, "> 0",
-                  _nan_safe(lambda x: x > 0, b.tail_bias), "{:+.3f}")]
+            Check(f"LR1 lr {b.lr:g}: mean bias of the polysemantic tail", "small positive (§4.1.1 list)",
+                  b.tail_bias, "> 0", _nan_safe(lambda x: x > 0, b.tail_bias), "{:+.3f}", f"{b.tail} neurons")]
     return checks
 
 
@@ -197,8 +213,8 @@ def judge_2(s: Claim2) -> list[Check]:
     for name, base in (("LR3", "LR1"), ("LR4", "LR2")):
         runs, zero = s.sweeps[name], s.sweeps[base]
         lr, (mono, _) = min(runs.items(), key=lambda item: item[1][0])
-        checks.append(Check(f"{name}: mono / N at its least monosemantic lr ({lr:g})",
-                            "high at every lr (Figs. 7, 10, 12)", mono, f"≥ {HIGH_MONO}", mono >= HIGH_MONO))
+        checks.append(Check(f"{name}: mono / N at its least monosemantic lr", "high at every lr (Figs. 7, 10, 12)",
+                            mono, f"≥ {HIGH_MONO}", mono >= HIGH_MONO, detail=f"lr {lr:g}"))
         # Compared at the lrs both sweeps have (a piecewise preset may hold part of a sweep).
         for lr in sorted(runs.keys() & zero.keys()):
             change = (runs[lr][1] - zero[lr][1]) / zero[lr][1]
@@ -275,9 +291,9 @@ def judge_4(s: Claim4) -> list[Check]:
     offset 0, which lies within sqrt(eps) ≤ 1/4 above the scale for every eps of Table 1 and is
     in every preset's grid, so the drop's size does not depend on which offsets were swept."""
     lo, hi = PER_FEATURE[0] - PER_FEATURE_TOLERANCE, PER_FEATURE[1] + PER_FEATURE_TOLERANCE
-    checks = [Check(f"{name} (eps = 1/{1 / eps:g}) offset {offset:g}: mono / N (mono / k {per_neuron:.2f})",
+    checks = [Check(f"{name} (eps = 1/{1 / eps:g}) offset {offset:g}: mono / N",
                     "0.6 – 1 (30–50 % of neurons, Fig. 8)", per_feature, f"{lo:g} – {hi:g}",
-                    lo <= per_feature <= hi)
+                    lo <= per_feature <= hi, detail=f"mono / k {per_neuron:.2f}")
               for name, eps, offset, per_neuron, per_feature in s.below]
     for name, eps, zero in s.at_zero:
         below = [x for n, _, _, _, x in s.below if n == name]
@@ -341,9 +357,9 @@ def judge_5(s: Claim5) -> list[Check]:
             Check(f"lr {lr:g}: offset of the peak in mono / N", f"≈ -1 (GeLU minimum {gelu_minimum():.2f}, Fig. 13)",
                   p["offset"], f"{PEAK_WINDOW[0]:g} – {PEAK_WINDOW[1]:g}",
                   _nan_safe(lambda x: PEAK_WINDOW[0] <= x <= PEAK_WINDOW[1], p["offset"]), "{:+.2f}"),
-            Check(f"lr {lr:g}: highest mono / N ≥ 1 away from the peak ({p['peak']:.3f} at the peak)",
-                  "much lower (sharp peak)", p["far"], "≤ half the peak",
-                  p["peak"] > 0 and _nan_safe(lambda x: x <= 0.5 * p["peak"], p["far"]))]
+            Check(f"lr {lr:g}: highest mono / N ≥ 1 away from the peak", "much lower (sharp peak)", p["far"],
+                  "≤ half the peak", p["peak"] > 0 and _nan_safe(lambda x: x <= 0.5 * p["peak"], p["far"]),
+                  detail=f"{p['peak']:.3f} at the peak")]
     return checks
 
 
@@ -351,12 +367,16 @@ def judge_5(s: Claim5) -> list[Check]:
 
 def rg1_split(models):
     """RG1: the L1 models (offset 0, L1 > 0), the best of them (most monosemantic, then lowest loss)
-    and the unregularised offset -1 reference."""
+    and the unregularised offset -1 reference (not trained without either side)."""
     l1 = [m for m in models if m.config.l1 > 0]
+    reference = [m for m in models if m.config.l1 == 0]
+    if not reference:
+        raise lacking("RG1", "the unregularised offset -1 model (l1 = 0) its L1 models are compared with", "l1=0")
+    if not l1:
+        raise lacking("RG1", "an L1 model (l1 > 0) to compare with its offset -1 model")
     scores = {id(m): metrics.summary(m) for m in l1}
     best = max(l1, key=lambda m: (round(scores[id(m)]["mono_per_feature"], 6), -scores[id(m)]["loss"]))
-    reference = next(m for m in models if m.config.l1 == 0)
-    return l1, best, reference
+    return l1, best, reference[0]
 
 
 COMPARABLE = 0.15   # "comparable monosemanticity": within 0.15 mono neurons per feature
@@ -379,7 +399,7 @@ def judge_6(s: Claim6) -> list[Check]:
     (b_mono, b_loss), (r_mono, r_loss) = s.best, s.reference
     gap = r_mono - b_mono
     return [
-        Check(f"best L1 model (L1 = {s.best_l1:.0e}): mono / N", "comparable to offset -1", b_mono),
+        Check("best L1 model: mono / N", "comparable to offset -1", b_mono, detail=f"L1 = {s.best_l1:.0e}"),
         Check("offset -1 minus best L1 model: mono / N", "comparable (Fig. 14)", gap,
               f"|·| ≤ {COMPARABLE}, and some monosemanticity", abs(gap) <= COMPARABLE and max(b_mono, r_mono) > 0,
               "{:+.3f}"),
@@ -416,16 +436,24 @@ class Claim7:
     gain_below: float   # relative loss gain, smallest k → first k > N
     gain_above: float   # first k > N → largest k
     difference: dict    # k → K1 − K0 loss
-    er_loss: tuple      # (density, loss) of ER1, densest first
+    dense_loss: float   # ER1's dense model (density 1)
+    sparse_loss: tuple  # (density, loss) of ER1's sparse models, densest first
 
 
 def gather_7(load: Loader) -> Claim7:
-    k0, k1, er = load("K0"), load("K1"), load("ER1")
+    er = load("ER1")
+    dense = [m for m in er if m.config.density == 1]
+    sparse = sorted((m for m in er if m.config.density < 1), key=lambda m: -m.config.density)
+    if not dense:
+        raise lacking("ER1", "the dense model (density 1) its sparse models are compared with", "density=1")
+    if not sparse:
+        raise lacking("ER1", "a sparse model (density < 1) to compare with its dense one")
+    k0, k1 = load("K0"), load("K1")
     ordered = sorted(k1, key=lambda m: m.config.k)
     n = k1[0].config.n
     return Claim7(n, tuple((m.config.k, load.summary(m)["mono_neurons"]) for m in (ordered[0], ordered[-1])),
-                  *k_loss_gains(k1, n), k_loss_difference(k0, k1),
-                  tuple((m.config.density, load.summary(m)["loss"]) for m in sorted(er, key=lambda m: -m.config.density)))
+                  *k_loss_gains(k1, n), k_loss_difference(k0, k1), load.summary(dense[0])["loss"],
+                  tuple((m.config.density, load.summary(m)["loss"]) for m in sparse))
 
 
 def judge_7(s: Claim7) -> list[Check]:
@@ -440,9 +468,8 @@ def judge_7(s: Claim7) -> list[Check]:
                for k, v in sorted(s.difference.items()) if k > s.n]
     checks += [Check(f"loss K1 − K0 at k = {k} (N/2 – N)", "slightly > 0", v, fmt="{:+.4f}")
                for k, v in sorted(s.difference.items()) if s.n / 2 <= k <= s.n]
-    (_, dense), *sparse = s.er_loss
     checks += [Check(f"ER1 sparse (density {density:g}) minus dense loss", "> 0 (sparse loses at equal compute)",
-                     loss - dense, "> 0", loss > dense, "{:+.4f}") for density, loss in sparse]
+                     loss - s.dense_loss, "> 0", loss > s.dense_loss, "{:+.4f}") for density, loss in s.sparse_loss]
     return checks
 
 
@@ -453,33 +480,39 @@ ALMOST_NONE = 0.1      # "almost no monosemantic neurons" by N·eps ≈ 2d
 @dataclasses.dataclass(frozen=True)
 class Claim8:
     d: int
-    e1: tuple    # (eps, N·eps, mono / N) per E1 model, sparsest first
-    e4_sparsest: float
+    e1: tuple        # (eps, N·eps, mono / N) per E1 model, sparsest first
+    recovery: tuple  # (eps, E1 mono / N, E4 mono / N) at the sparsest eps both sweeps have
 
 
 def gather_8(load: Loader) -> Claim8:
-    e1, e4 = (sorted(load(b), key=lambda m: m.config.eps) for b in ("E1", "E4"))
-    return Claim8(e1[0].config.d, tuple((m.config.eps, m.config.n * m.config.eps, load.summary(m)["mono_per_feature"])
-                                        for m in e1), load.summary(e4[0])["mono_per_feature"])
+    e1 = sorted(load("E1"), key=lambda m: m.config.eps)
+    e4 = {m.config.eps: m for m in load("E4")}   # the same eps grid as E1's (batches.Preset.e_eps)
+    shared = [m for m in e1 if m.config.eps in e4]
+    if not shared:   # a piecewise preset may hold the two sweeps at different eps
+        raise lacking("E4", "a model at an eps E1 has, to compare their decays at")
+    mono = lambda m: load.summary(m)["mono_per_feature"]
+    eps = shared[0].config.eps
+    return Claim8(e1[0].config.d, tuple((m.config.eps, m.config.n * m.config.eps, mono(m)) for m in e1),
+                  (eps, mono(shared[0]), mono(e4[eps])))
 
 
 def judge_8(s: Claim8) -> list[Check]:
     peak = max(s.e1, key=lambda x: x[2])
     dense = [x for x in s.e1 if x[1] >= 2 * s.d]
-    sparsest = s.e1[0]
     peak_log2 = math.log2(peak[0])
-    checks = [Check(f"E1: log2 eps of the peak in mono / N ({peak[2]:.3f})", "-5 (Fig. 18)", peak_log2,
-                    f"{PEAK_LOG2_EPS} ± 1", abs(peak_log2 - PEAK_LOG2_EPS) <= 1, "{:.1f}")]
+    checks = [Check("E1: log2 eps of the peak in mono / N", "-5 (Fig. 18)", peak_log2, f"{PEAK_LOG2_EPS} ± 1",
+                    abs(peak_log2 - PEAK_LOG2_EPS) <= 1, "{:.1f}", f"peak {peak[2]:.3f}")]
     checks += [Check(f"E1: mono / N at eps = 2^{math.log2(eps):g} (N·eps = {ne / s.d:g} d)",
                      "almost none by N·eps ≈ 2d", mono, f"< {ALMOST_NONE}", mono < ALMOST_NONE) for eps, ne, mono in dense]
     if not dense:
         checks.append(Check("E1 models with N·eps ≥ 2d", "almost none by N·eps ≈ 2d", float("nan"), "at least one",
                             False))
+    eps, e1, e4 = s.recovery
     checks += [
-        Check(f"E1 (decay 0.03): mono / N at the sparsest eps = 2^{math.log2(sparsest[0]):g}", "low (decay too fast)",
-              sparsest[2]),
-        Check("E4 (decay 0.001) minus E1 mono / N at the sparsest eps", "> 0 (slower decay recovers, Fig. 18)",
-              s.e4_sparsest - sparsest[2], "> 0", s.e4_sparsest > sparsest[2], "{:+.3f}")]
+        Check(f"E1 (decay 0.03): mono / N at eps = 2^{math.log2(eps):g}, the sparsest E1 and E4 share",
+              "low (decay too fast)", e1),
+        Check(f"E4 (decay 0.001) minus E1 mono / N at eps = 2^{math.log2(eps):g}",
+              "> 0 (slower decay recovers, Fig. 18)", e4 - e1, "> 0", e4 > e1, "{:+.3f}")]
     return checks
 
 
@@ -576,14 +609,14 @@ def judge_11(s: Claim11) -> list[Check]:
             Check(f"{name}: second kink of two-neuron features (median)", f"≈ {kink}", second, f"± {KINK_TOLERANCE}",
                   close(second, kink), "{:.2f}")]
     if s.missing:
-        checks.append(Check(f"not checked: {s.missing}", "", float("nan")))
+        checks.append(Check("kinks not checked", "", float("nan"), detail=s.missing))
     near_zero = sum(x < 0.1 for x in s.top)
     near_one = sum(abs(x - 1) <= 0.1 for x in s.top)
     share = (near_zero + near_one) / len(s.top)
     checks += [
-        Check(f"E1 poly map: share of its {len(s.top)} largest singular values ≈ 0 (< 0.1) or ≈ 1 (0.9–1.1); "
-              f"{near_one} ≈ 1, {near_zero} ≈ 0", "all (0.99–1.03 or 0, Fig. 26)", share,
-              f"≥ {BIMODAL:.0%}, some ≈ 1", share >= BIMODAL and near_one > 0, "{:.0%}"),
+        Check(f"E1 poly map: share of its {len(s.top)} largest singular values ≈ 0 (< 0.1) or ≈ 1 (0.9–1.1)",
+              "all (0.99–1.03 or 0, Fig. 26)", share, f"≥ {BIMODAL:.0%}, some ≈ 1",
+              share >= BIMODAL and near_one > 0, "{:.0%}", f"{near_one} ≈ 1, {near_zero} ≈ 0"),
         Check("E1: poly neurons / d", "≈ 1 (d + 1)", s.poly_neurons / s.d, fmt="{:.2f}"),
         Check("E1: largest poly bias through W2 (abs)", f"< {BIAS_THROUGH_W2}", s.bias_through_W2,
               f"< {BIAS_THROUGH_W2}", s.bias_through_W2 < BIAS_THROUGH_W2, "{:.4f}")]
@@ -602,6 +635,7 @@ class Claim:
     follows: str           # where the paper's text and a caption differ, which one the check follows
     gather: Callable       # Loader → summary
     judge: Callable        # summary → list[Check]
+    batches: tuple         # the batches `gather` reads (runs.priority trains them first)
 
 
 CLAIMS = (
@@ -614,7 +648,7 @@ CLAIMS = (
           "The list says the polysemantic neurons' bias is small positive, Fig. 5's caption moderate positive: "
           "the check asks only that it be positive, on the polysemantic tail (the tenth of the firing neurons "
           "with the lowest r) of every LR1 model, as Fig. 5 draws every LR1 model sorted by r.",
-          gather_1, judge_1),
+          gather_1, judge_1, ("LR1", "LR2")),
     Claim(2, "4.1.2", "4-1-2-negative-bias-LR3",
           "LR3/LR4: offset -1 and bias decay give highly monosemantic models at every lr, with equal or slightly "
           "lower loss than zero offset",
@@ -622,14 +656,14 @@ CLAIMS = (
           "low learning rates. The loss is comparable [loss] to models trained without this intervention.” (§4.1.2)",
           "The text says comparable loss; SPEC reads Fig. 1 as equal or slightly lower: the check allows "
           f"{LOSS_TOLERANCE:.0%} above the zero-offset model.",
-          gather_2, judge_2),
+          gather_2, judge_2, ("LR1", "LR2", "LR3", "LR4")),
     Claim(3, "4.1.2", "4-1-2-negative-bias-LR3",
           "The positive-bias band (bias > 0.05) of LR3 models is exactly d + 1 neurons wide: 65 at d = 64, "
           "33 at d = 32, 130 at d = 128",
           "“Each model has exactly 65 neurons with positive biases … with embedding dimension 32 we see 33 "
           "polysemantic neurons, and with embedding dimension 128 we see 130.” (§4.1.2, Fig. 11)",
           f"“Exactly d + 1”, yet 130 = d + 2 at d = 128: the check allows ± {BAND_TOLERANCE}.",
-          gather_3, judge_3),
+          gather_3, judge_3, ("LR3", "BD")),
     Claim(4, "4.1.2-offsets", "4-1-2-offset-sweep-B1-B2-B3-B4-B5",
           "B1–B5: for offsets below ≈ -sqrt(eps), 30-50% of neurons are monosemantic with 0.6-1 mono neurons "
           "per feature; monosemanticity drops sharply above -sqrt(eps)",
@@ -638,12 +672,12 @@ CLAIMS = (
           "greater (more-positive) biases.” (§4.1.2, Figs. 8, 9)",
           "Text and captions agree; the check judges every offset below -√ε on its own (k = 2N here, so "
           "0.6–1 per feature is 30–50 % of neurons) and the drop at offset 0.",
-          gather_4, judge_4),
+          gather_4, judge_4, B_BATCHES),
     Claim(5, "4.1.2-gelu", "4-1-2-gelu-G1",
           "GeLU (G1): monosemanticity peaks sharply at an initial bias of ≈ -1, near the GeLU minimum",
           "“The monosemanticity is sharply peaked towards an initial bias of −1, which lies very near the minimum "
           "in the GeLU.” (§4.1.2, Fig. 13)", "",
-          gather_5, judge_5),
+          gather_5, judge_5, ("G1",)),
     Claim(6, "4.1.3", "4-1-3-l1-RG1",
           "L1 regularisation of the activations reaches comparable monosemanticity; the unregularised offset -1 "
           "model has lower loss",
@@ -651,7 +685,7 @@ CLAIMS = (
           "found with L1 regularization.” (Fig. 14 caption)",
           "The text says comparable task loss, Fig. 14's caption lower loss: the check follows the caption "
           "(SPEC), the stronger statement.",
-          gather_6, judge_6),
+          gather_6, judge_6, ("RG1",)),
     Claim(7, "4.1.4", "4-1-4-neurons-K0-K1-K2",
           "K0/K1/K2: # mono neurons grows with k; loss stops improving once k > N; for k > N the offset model has "
           "lower loss; Erdős–Rényi sparse layers lose to dense at equal compute",
@@ -660,7 +694,7 @@ CLAIMS = (
           "(Fig. 15 caption) “Dense layers were more performant than sparse ones at fixed compute cost.” (§4.1.4)",
           "The text says the offset model is slightly worse at 256–512 neurons: shown, not judged (“slightly” "
           "has no threshold); the plateau is measured from the first k above N.",
-          gather_7, judge_7),
+          gather_7, judge_7, ("K0", "K1", "ER1")),
     Claim(8, "4.1.5", "4-1-5-sparsity-E1-E2-E3-E4",
           "E1–E4: monosemanticity peaks near eps = 2^-5, falls as N·eps → d, almost none by N·eps ≈ 2d; slower "
           "bias decay recovers monosemanticity at the sparsest eps",
@@ -669,12 +703,12 @@ CLAIMS = (
           "sparse regime.” (§4.1.5, Fig. 18)",
           "The text says the transition begins at 2^-5; SPEC reads Fig. 18 as the peak there: the check puts "
           "the peak within one octave of 2^-5.",
-          gather_8, judge_8),
+          gather_8, judge_8, ("E1", "E4")),
     Claim(9, "4.2", "4-2-reprojector-RP1",
           "RP1 (re-projector): about one monosemantic neuron per feature across learning rates",
           "“We are able to create models with roughly one monosemantic neuron per feature across a range of "
           "learning rates.” (§4.2, Fig. 21)", "",
-          gather_9, judge_9),
+          gather_9, judge_9, ("RP1",)),
     Claim(10, "4.3", "4-3-abs-LR5",
           "Abs task (LR5, D1): more monosemantic models have lower loss; offset -1 alone is not enough (mono rises "
           "with lr); slower bias decay makes models monosemantic",
@@ -683,7 +717,7 @@ CLAIMS = (
           "… using less weight decay produced more monosemantic models.” (§4.3, Figs. 22, 23)",
           "Fig. 22's caption reads “insufficient” as: the monosemanticity rises with increasing learning rate; the "
           "check asks that LR5 rise with lr.",
-          gather_10, judge_10),
+          gather_10, judge_10, ("LR5", "D1")),
     Claim(11, "5", "5-mechanism-E1-E3",
           "Mechanism (E1 at eps = 1/64, E3 at 1/256): the mono part turns on near amplitude 0.4 (0.3), two-neuron "
           "features kink again near 0.8 (0.6); the poly part is a low-rank identity with singular values ≈ 0 or "
@@ -692,7 +726,7 @@ CLAIMS = (
           "nearly-unity (0.99−1.03).” (§5.2, Fig. 26)",
           f"The map has rank at most d, so N − d of its singular values are 0 by construction: the check counts "
           f"the d largest, ± 0.1 around the paper's 0.99–1.03.",
-          gather_11, judge_11),
+          gather_11, judge_11, tuple(mechanism.MODELS)),
 )
 
 
@@ -770,7 +804,7 @@ def cell(text) -> str:
 
 def checks_table(checks) -> str:
     lines = ["| quantity | paper | ours | rule | |", "|---|---|---|---|---|"]
-    lines += [f"| {cell(c.quantity)} | {cell(c.paper)} | {cell(c.value())} | {cell(c.rule or '(shown)')} | "
+    lines += [f"| {cell(c.label())} | {cell(c.paper)} | {cell(c.value())} | {cell(c.rule or '(shown)')} | "
               f"{mark(c.passed)} |" for c in checks]
     return "\n".join(lines)
 
@@ -793,9 +827,11 @@ def evaluate(number: int, preset: str, seed: int = 0, results_dir=None) -> Judge
 class SeedRow:
     quantity: str
     paper: str
-    ours: str       # the mean, and the range over seeds
+    ours: str           # the mean, and the range over the seeds that have this row
     rule: str
-    passes: int     # at how many seeds the check holds (of `seeds`)
+    passes: int         # at how many seeds the check holds (of `seeds`; a seed without the row fails it)
+    detail: str = ""    # the checks' details: one if every seed's agrees, else each seed's
+    absent: tuple = ()  # the seeds whose judgement lacks this row (a piecewise preset's other models)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -809,22 +845,38 @@ class Aggregate:
 
 
 def aggregate(judgements: list[Judgement]) -> Aggregate:
-    """The most common verdict (the worse on a tie); rows matched by position, as every seed's sweep
-    is the same."""
+    """The most common verdict (the worse on a tie), and a row per check, matched across seeds by
+    its quantity: a piecewise preset may hold other models, and so other rows, at each seed."""
     judged = [j for j in judgements if j.verdict != NOT_TRAINED]
     if not judged:
         raise ValueError("no judged seed to aggregate")
     tally = {v: sum(j.verdict == v for j in judged) for v in VERDICTS}
     verdict = max(VERDICTS, key=lambda v: (tally[v], VERDICTS.index(v)))
-    rows = []
-    for i, first in enumerate(judged[0].checks):
-        column = [j.checks[i] for j in judged if len(j.checks) == len(judged[0].checks)]
-        values = [c.ours for c in column if not (isinstance(c.ours, float) and math.isnan(c.ours))]
-        mean = first.fmt.format(statistics.fmean(values)) if values else "—"
-        spread = f" ({first.fmt.format(min(values))} – {first.fmt.format(max(values))})" if len(values) > 1 else ""
-        rows.append(SeedRow(first.quantity, first.paper, mean + spread, first.rule,
-                            sum(c.passed is True for c in column)))
-    return Aggregate(judged[0].number, len(judged), tuple(rows), verdict, tally)
+    columns: dict = {}   # quantity → [(seed, check)], in the order the seeds first show them
+    for j in judged:
+        names = [c.quantity for c in j.checks]
+        if len(set(names)) < len(names):
+            raise ValueError(f"claim {j.number} at seed {j.seed} names two checks alike: its rows cannot be matched "
+                             f"across seeds")
+        for c in j.checks:
+            columns.setdefault(c.quantity, []).append((j.seed, c))
+    rows = tuple(seed_row(column, [j.seed for j in judged]) for column in columns.values())
+    return Aggregate(judged[0].number, len(judged), rows, verdict, tally)
+
+
+def seed_row(column, seeds) -> SeedRow:
+    """One check over the seeds that have it ((seed, Check) each): mean and range of its value, at
+    how many it holds, its details, and which of `seeds` lack it."""
+    first = column[0][1]
+    values = [c.ours for _, c in column if not (isinstance(c.ours, float) and math.isnan(c.ours))]
+    mean = first.fmt.format(statistics.fmean(values)) if values else "—"
+    spread = f" ({first.fmt.format(min(values))} – {first.fmt.format(max(values))})" if len(values) > 1 else ""
+    details = [(seed, c.detail) for seed, c in column if c.detail]
+    same = len(column) == len(seeds) and len(details) == len(column) and len({d for _, d in details}) == 1
+    detail = details[0][1] if same else "; ".join(f"seed {seed}: {d}" for seed, d in details)
+    present = {seed for seed, _ in column}
+    return SeedRow(first.quantity, first.paper, mean + spread, first.rule, sum(c.passed is True for _, c in column),
+                   detail, tuple(s for s in seeds if s not in present))
 
 
 def disagreement(a: Judgement, b: Judgement) -> str:
@@ -887,12 +939,17 @@ def seeds_table(aggregates: dict) -> str:
         tally = ", ".join(f"{v} {k}" for k, v in summary.tally.items() if v)
         lines.append(f"| [{number}]({claim.page}.ipynb) | **{cell(claim.statement)}** | | | | "
                      f"{badge(summary.verdict)} **{summary.verdict}** ({tally}) |")
-        for row in summary.rows:
-            held = "" if not row.rule else \
-                f"{'✓' if row.passes == summary.seeds else '✗'} {row.passes} of {summary.seeds} seeds"
-            lines.append(f"| | {cell(row.quantity)} | {cell(row.paper)} | {cell(row.ours)} | "
-                         f"{cell(row.rule or '(shown)')} | {held} |")
+        lines += [f"| | {cell(labelled(row.quantity, row.detail))} | {cell(row.paper)} | {cell(row.ours)} | "
+                  f"{cell(row.rule or '(shown)')} | {held(row, summary.seeds)} |" for row in summary.rows]
     return "\n".join(lines)
+
+
+def held(row: SeedRow, seeds: int) -> str:
+    """At how many of `seeds` a check holds (nothing for a row shown only), and the seeds that lack it."""
+    parts = [f"{'✓' if row.passes == seeds else '✗'} {row.passes} of {seeds} seeds"] if row.rule else []
+    if row.absent:
+        parts.append(f"absent at seed {', '.join(map(str, row.absent))}")
+    return "; ".join(parts)
 
 
 def opening(section: str, preset: str, seed: int = 0, results_dir=None):

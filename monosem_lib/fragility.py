@@ -65,7 +65,7 @@ class Cell:
 
 def at_setting(rows: list[Row], protocol: str, where: str) -> Cell | None:
     """A protocol at one place of the verdict batches, over seeds. A verdict batch holds each remedy
-    once; where it holds the paper's decay at two rates (XA), the slower one is Table 1's (D1's best)."""
+    once; where it holds the paper's decay at two rates (XA), the slower one is the paper's protocol compared (paper_config)."""
     chosen = [r for r in rows if r.setting == where and r.protocol == protocol and r.batch in SETTINGS]
     if protocol == "paper" and chosen:
         slowest = min(r.strength for r in chosen)
@@ -80,20 +80,102 @@ def table(rows: list[Row]) -> dict:
             for _, place in order}
 
 
+def paper_config(batch: str, lr: float, preset: str):
+    """The paper's protocol at a place of a verdict batch, from the batch's definition: its config at `lr`
+    with the slowest decay (XA also holds a fast one), or None where the batch trains none there."""
+    found = [c for c in batches.configs(batch, preset) if remedies.protocol(c) == "paper" and math.isclose(c.lr, lr)]
+    return min(found, key=remedies.strength) if found else None
+
+
+def reference_setting(batch: str, lr: float, preset: str) -> tuple[str, str, float] | None:
+    """Table 1's counterpart of a place, from the batch definitions: (Table 1's batch, the field it sweeps,
+    the value the place's paper protocol runs at), e.g. ("D1", "decay", XA's slower decay)."""
+    config = paper_config(batch, lr, preset)
+    if config is None:
+        return None
+    name = SETTINGS[batch]
+    field = batches.get_batch(name).sweep
+    return name, field, getattr(config, field)
+
+
 def reference(batch: str, lr: float, preset: str, results_dir=None):
     """Table 1's model for a place of `batch` at `preset`, seed 0 (its own training length), with its
-    summary: (model, metrics.summary), or None where it is not stored."""
-    name = SETTINGS[batch]
+    summary: (model, metrics.summary), or None where it is not stored or Table 1's sweep at `preset`
+    does not hold the place's value."""
+    setting_ = reference_setting(batch, lr, preset)
+    if setting_ is None:
+        return None
+    name, field, value = setting_
     try:
         models = store.load(name, preset, 0, results_dir)
     except store.StoreError:
         return None
-    match = {"LR3": lambda c: math.isclose(c.lr, lr),
-             "D1": lambda c: math.isclose(c.decay, 10 ** -1.5),
-             "E1": lambda c: math.isclose(c.eps, 2 ** -8),
-             "B3": lambda c: c.offset == -2.0}[name]
-    found = [m for m in models if match(m.config)]
+    found = [m for m in models if math.isclose(getattr(m.config, field), value)]
     return (found[0], metrics.summary(found[0])) if found else None
+
+
+def table1_sweep(batch: str, preset: str, results_dir=None) -> list[tuple[float, dict]] | None:
+    """The Table 1 batch a verdict batch is compared against, along the field it sweeps, at `preset`,
+    seed 0: [(value, metrics.summary)], or None where it is not stored."""
+    name = SETTINGS[batch]
+    field = batches.get_batch(name).sweep
+    try:
+        models = store.load(name, preset, 0, results_dir)
+    except store.StoreError:
+        return None
+    return [(getattr(m.config, field), metrics.summary(m)) for m in models]
+
+
+@dataclasses.dataclass
+class Counterpart:
+    """Where a place's paper protocol sits in its Table 1 counterpart's sweep at a preset."""
+    batch: str            # Table 1's batch: "D1", ...
+    field: str            # the field it sweeps: "decay", ...
+    value: float          # the value the place's paper protocol runs at
+    others: list          # the place's other paper-protocol strengths (XA's fast decay)
+    trained: bool         # Table 1's sweep at the preset holds the value
+    highest: bool         # the value is the highest of that sweep
+    summary: dict | None  # Table 1's model at the value (seed 0), where stored
+    best: float | None    # the value of Table 1's most monosemantic stored model (ties: the lower loss)
+
+    @property
+    def is_best(self) -> bool:
+        """The place runs at Table 1's most monosemantic stored value."""
+        return self.best is not None and math.isclose(self.best, self.value)
+
+
+def counterpart(batch: str, lr: float, preset: str, sweep) -> Counterpart | None:
+    """A place's Counterpart, from the batch definitions and `sweep` (table1_sweep: [(value, summary)]
+    or None); None where the place has no paper protocol."""
+    found = reference_setting(batch, lr, preset)
+    if found is None:
+        return None
+    name, field, value = found
+    values = [getattr(c, field) for c in batches.configs(name, preset)]
+    others = sorted(remedies.strength(c) for c in batches.configs(batch, preset)
+                    if remedies.protocol(c) == "paper" and math.isclose(c.lr, lr)
+                    and not math.isclose(getattr(c, field), value))
+    at = [s for v, s in sweep or [] if math.isclose(v, value)]
+    best = max(sweep, key=lambda vs: (vs[1]["mono_per_feature"], -vs[1]["loss"]))[0] if sweep else None
+    return Counterpart(name, field, value, others, any(math.isclose(v, value) for v in values),
+                       math.isclose(value, max(values)), at[0] if at else None, best)
+
+
+def compared_places(preset: str) -> list[str]:
+    """The places where a remedy is held against Table 1's own models, from the batch definitions: the
+    decoder at each learning rate of the preset (XLS where it trains that lr as long as LR3: XLS stands
+    for XL there) and the abs task (XA)."""
+    long = {c.lr: setting("XLS", c) for c in batches.configs("XLS", preset)}
+    lrs = sorted({c.lr: setting("XL", c) for c in batches.configs("XL", preset)}.items())
+    return [long.get(lr, place) for lr, place in lrs] + ["XA"]
+
+
+def lengths(preset: str) -> dict:
+    """Every beyond batch's training length against its Table 1 counterpart's at `preset`:
+    batch → (its steps, Table 1's batch, that batch's steps). XS is set against LR3, as XL is."""
+    p = batches.get_preset(preset)
+    return {name: (batches.get_batch(name).steps(p), table1, batches.get_batch(table1).steps(p))
+            for name in batches.BEYOND for table1 in [SETTINGS.get(name, "LR3")]}
 
 
 def at_least_as_good(cell: Cell, mono: float, loss: float) -> bool:
@@ -108,33 +190,62 @@ class Judgement:
     where: dict      # place → (its batch, its lr)
     grid: dict       # place → protocol → Cell
     refs: dict       # place → (Table 1's model, its summary), where stored
-    remedies: dict   # remedy → {"vs_paper": [(place, ok)], "vs_table1": [(place, ok)], "everywhere": bool}
+    remedies: dict   # remedy → verdicts(): vs_paper, vs_table1, missing, answer
 
 
-def judge(rows: list[Row], preset: str, results_dir=None) -> Judgement:
-    """Per remedy: at which places it is at least as good as the paper's protocol at equal length,
-    and (decoder lr range and abs task) as Table 1's LR3 and D1 models; and whether one setting of it
-    does so everywhere. At the lr XLS trains as long as LR3, XLS stands for XL."""
-    grid = table(rows)
-    where = {r.setting: (r.batch, r.model.config.lr) for r in rows if r.setting in grid}
-    refs = {place: ref for place, (batch, lr) in where.items()
-            if (ref := reference(batch, lr, preset, results_dir)) is not None}
-    long_lrs = {lr for batch, lr in where.values() if batch == "XLS"}
-    compared = [place for place, (batch, lr) in where.items()
-                if batch in ("XLS", "XA") or (batch == "XL" and lr not in long_lrs)]
-    verdicts = {}
+def verdicts(grid: dict, refs: dict, compared: list[str]) -> dict:
+    """Per remedy (a pure function of the table, Table 1's summaries {place: metrics.summary} and the
+    compared places): at which places it is at least as good as the paper's protocol at equal length
+    ("vs_paper"), and as Table 1's model at the compared places ("vs_table1"); the compared places it
+    cannot be judged at, for want of its model, the paper's or Table 1's ("missing"); and the answer
+    to whether its one setting holds everywhere: "no" where it falls short at a compared place, else
+    "yes" where it was judged at every one, else "open"."""
+    out = {}
     for remedy in REMEDIES:
         judged = [place for place in grid if remedy in grid[place] and "paper" in grid[place]]
         vs_paper = [(place, at_least_as_good(grid[place][remedy], grid[place]["paper"].mono, grid[place]["paper"].loss))
                     for place in judged]
-        vs_table1 = [(place, at_least_as_good(grid[place][remedy], refs[place][1]["mono_per_feature"],
-                                              refs[place][1]["loss"]))
-                     for place in judged if place in compared and place in refs]
-        everywhere = (any(place == "XA" for place, _ in vs_table1)
-                      and all(place in refs for place in compared if place in judged)
-                      and all(ok for _, ok in vs_table1))
-        verdicts[remedy] = {"vs_paper": vs_paper, "vs_table1": vs_table1, "everywhere": everywhere}
-    return Judgement(rows, where, grid, refs, verdicts)
+        vs_table1 = [(place, at_least_as_good(grid[place][remedy], refs[place]["mono_per_feature"], refs[place]["loss"]))
+                     for place in compared if place in judged and place in refs]
+        missing = [place for place in compared if place not in judged or place not in refs]
+        answer = "no" if not all(ok for _, ok in vs_table1) else "open" if missing else "yes"
+        out[remedy] = {"vs_paper": vs_paper, "vs_table1": vs_table1, "missing": missing, "answer": answer}
+    return out
+
+
+def judge(rows: list[Row], preset: str, results_dir=None) -> Judgement:
+    """The table of `rows`, Table 1's references from the store, and verdicts() at the compared places
+    of `preset` (decoder lr range and abs task)."""
+    grid = table(rows)
+    where = {r.setting: (r.batch, r.model.config.lr) for r in rows if r.setting in grid}
+    refs = {place: ref for place, (batch, lr) in where.items()
+            if (ref := reference(batch, lr, preset, results_dir)) is not None}
+    summaries = {place: s for place, (_, s) in refs.items()}
+    return Judgement(rows, where, grid, refs, verdicts(grid, summaries, compared_places(preset)))
+
+
+@dataclasses.dataclass
+class Reading:
+    """The chapter's answer, decided from a Judgement; the page words it."""
+    answer: str       # "yes": some remedy holds everywhere; "no": every remedy falls short somewhere;
+                      # "open": none holds, but some could not be judged everywhere
+    holding: list     # the remedies whose one setting holds everywhere
+    undecided: dict   # remedy → the compared places it could not be judged at (answer "open")
+    good: dict        # remedy → places where it is at least as good as the paper's protocol at equal length
+    short: dict       # remedy → [(place, its Cell, the paper's Cell)] where it falls short of that
+    sweep: dict       # best_strengths()
+
+
+def reading(j: Judgement) -> Reading:
+    """Per remedy, where it beats the paper's protocol at equal length and where it falls short; the
+    strength sweep; and the answer over every remedy."""
+    holding = [r for r, v in j.remedies.items() if v["answer"] == "yes"]
+    undecided = {r: v["missing"] for r, v in j.remedies.items() if v["answer"] == "open"}
+    answer = "yes" if holding else "open" if undecided else "no"
+    good = {r: [place for place, ok in v["vs_paper"] if ok] for r, v in j.remedies.items()}
+    short = {r: [(place, j.grid[place][r], j.grid[place]["paper"]) for place, ok in v["vs_paper"] if not ok]
+             for r, v in j.remedies.items()}
+    return Reading(answer, holding, undecided, good, short, best_strengths(j.rows))
 
 
 def verdict_markdown(j: Judgement) -> str:
@@ -158,7 +269,7 @@ def verdict_markdown(j: Judgement) -> str:
     for remedy, v in j.remedies.items():
         wins = sum(ok for _, ok in v["vs_paper"])
         t1 = sum(ok for _, ok in v["vs_table1"])
-        answer = "yes" if v["everywhere"] else "no"
+        answer = v["answer"] + (f" (not judged at {', '.join(v['missing'])})" if v["answer"] == "open" else "")
         tally.append(f"- **{remedy}**: at least as good as the paper's protocol at equal length at {wins} of "
                      f"{len(v['vs_paper'])} settings, and as Table 1's LR3 / D1 models at {t1} of "
                      f"{len(v['vs_table1'])}; one setting across the decoder's lr range and the abs task: **{answer}**")

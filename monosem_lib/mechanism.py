@@ -58,14 +58,14 @@ def neuron_turn_on(model, feature: int, neuron: int, amplitudes=AMPLITUDES) -> f
 
 def kinks(model, feature: int, neurons: list[int], amplitudes=AMPLITUDES) -> dict:
     """For feature j and its mono neurons: where their output turns on (the first kink), where the
-    second of them turns on (a two-neuron feature's second kink; nan with fewer than two), and where
-    the whole mono part (every b ≤ 0 neuron) turns on. The last can come much earlier: one
-    polysemantic neuron with a bias just below zero is enough to make the whole part non-zero."""
+    second of them turns on (a two-neuron feature's second kink; nan unless two turn on within the
+    amplitudes), and where the whole mono part (every b ≤ 0 neuron) turns on. The last can come much
+    earlier: one polysemantic neuron with a bias just below zero is enough to make the whole part non-zero."""
     c = model.config
     x = amplitudes[:, None] * model.P[:, feature][None, :]
     h = ACTIVATIONS[c.activation](x @ model.W1[neurons].T + model.b[neurons])   # (A, len(neurons))
     own = (h * model.W2[feature, neurons][None, :]).sum(-1)
-    ons = sorted(neuron_turn_on(model, feature, i, amplitudes) for i in neurons)
+    ons = sorted(a for i in neurons if not math.isnan(a := neuron_turn_on(model, feature, i, amplitudes)))
     return {"turn_on": metrics.turn_on_amplitude(amplitudes, own, ON),
             "second_kink": ons[1] if len(ons) >= 2 else float("nan"),
             "mono_part_turn_on": metrics.turn_on_amplitude(amplitudes, curves(model, feature, amplitudes)["mono"], ON)}

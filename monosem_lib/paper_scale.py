@@ -1,18 +1,49 @@
 """The paper's own scale on every chapter page: the `paper` preset's models of the page's batches
 that exist (published in git, or trained locally), next to the page's own preset.
 
-The paper preset is filled in parts (GPU runs of minutes), so a page shows the models that exist,
-names the ones still missing, and gives the command that trains them.
+The paper preset is filled in parts (GPU runs, a stack at a time), so a page shows the models
+that exist, names the ones still missing, and gives the command that trains them with the
+plan's estimate of its GPU time (runs.plan at preset paper on CUDA, runs.SPEEDS["cuda"]).
 """
 import math
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from . import batches, claims, metrics, plots, store
+from . import batches, claims, metrics, plots, runs, store
 
 PRESET = "paper"
-SECONDS_PER_MODEL = 55  # one H100, TF32, stacks of 6-7 (README: "Paper scale")
+DEVICE = "cuda"
+
+
+def gpu_seconds(missing: dict) -> float:
+    """The plan's estimate of training the `missing` models ({batch: [config, …]}) on one GPU: the
+    units `train` would run for their batches and seeds at the paper preset on CUDA, each timed over
+    the models of it still missing (a unit trains only what the store lacks), by runs.SPEEDS."""
+    names = [name for name, configs in missing.items() if configs]
+    lacking = {store.file_name(c) for name in names for c in missing[name]}
+    if not lacking:
+        return 0.0
+    seeds = tuple(sorted({c.seed for name in names for c in missing[name]}))
+    request = runs.Request(tuple(names), PRESET, seeds, DEVICE)
+    left = [tuple(m for m in u.models if store.file_name(m.config) in lacking) for u in runs.plan(request)]
+    return sum(runs.Unit(models).seconds(DEVICE) for models in left if models)
+
+
+def gpu_time(seconds: float) -> str:
+    """An estimate as the pages write it: GPU-minutes, or GPU-hours from two hours on."""
+    return f"{math.ceil(seconds / 60)} GPU-minutes" if seconds < 7200 else f"{seconds / 3600:.1f} GPU-hours"
+
+
+def steps_text(names) -> str:
+    """The paper preset's run length of these batches, e.g. "2^20 steps" or "2^17 steps (LR5), 2^20 steps (D1)"."""
+    preset = batches.get_preset(PRESET)
+    by_steps = {}
+    for name in names:
+        by_steps.setdefault(batches.get_batch(name).steps(preset), []).append(name)
+    if len(by_steps) == 1:
+        return f"{batches.pow2(next(iter(by_steps)))} steps"
+    return ", ".join(f"{batches.pow2(s)} steps ({', '.join(ns)})" for s, ns in by_steps.items())
 
 
 def _label(batch: str, model) -> str:
@@ -50,9 +81,8 @@ def missing_note(missing: dict) -> str:
         commands.append(f"python -m monosem_lib train {name} --preset paper {only} --publish")
     if not parts:
         return "Every model of these batches is in at paper scale."
-    total = sum(len(c) for c in missing.values())
-    return (f"Not trained yet at paper scale: {'; '.join(parts)}. On one GPU (about {SECONDS_PER_MODEL} s per "
-            f"model on an H100, ≈ {math.ceil(total * SECONDS_PER_MODEL / 60)} min for these):\n\n```bash\n"
+    return (f"Not trained yet at paper scale: {'; '.join(parts)}. They take ≈ {gpu_time(gpu_seconds(missing))} "
+            f"on {runs.SPEEDS[DEVICE].name}, by the plan's estimate:\n\n```bash\n"
             + "\n".join(commands) + "\n```")
 
 
@@ -102,13 +132,15 @@ def show(batch: str, preset: str, seed: int = 0, results_dir=None, checks=()) ->
         found[name], missing[name] = store.available(name, PRESET, seed, results_dir)
     found = {name: models for name, models in found.items() if models}
     total = sum(len(m) for m in found.values()) + sum(len(m) for m in missing.values())
-    if not found:
-        return [Markdown(f"Not trained yet at paper scale (0 of {total} models; about "
-                         f"{math.ceil(total * SECONDS_PER_MODEL / 60)} GPU-minutes): `{command(batch)}`")]
     p = batches.get_preset(PRESET)
+    scale = f"preset `paper`: N = {p.n}, d = {p.d}, batch size {p.batch_work}/k, {steps_text(names)}"
+    if not found:
+        return [Markdown(f"Not trained yet at paper scale ({scale}; 0 of {total} models; ≈ "
+                         f"{gpu_time(gpu_seconds(missing))} on {runs.SPEEDS[DEVICE].name} by the plan's "
+                         f"estimate): `{command(batch)}`")]
     count = sum(len(m) for m in found.values())
-    parts = [Markdown(f"**Paper scale (preset `paper`: N = {p.n}, d = {p.d}, batch size {p.batch_work}/k, "
-                      f"{p.steps} steps), seed {seed}: {count} of {total} models of {batch.replace(',', ', ')}.**"),
+    parts = [Markdown(f"**Paper scale ({scale}), seed {seed}: {count} of {total} models of "
+                      f"{batch.replace(',', ', ')}.**"),
              numbers(found)]
     field = batches.get_batch(names[0]).sweep_fields()[0]
     page = {name: store.available(name, preset, seed, results_dir)[0] for name in found}
@@ -131,16 +163,16 @@ def verdict(number: int, seed: int = 0, results_dir=None) -> Markdown:
 def status(seed: int = 0, results_dir=None) -> str:
     """Markdown for the intro: how much of the paper preset exists, per batch of the paper's (the
     beyond batches are our own), and how to train the rest."""
-    rows, done, total = [], 0, 0
+    rows, done, total, lacking = [], 0, 0, {}
     for name in (n for n in batches.BATCHES if n not in batches.BEYOND):
         found, missing = store.available(name, PRESET, seed, results_dir)
-        done, total = done + len(found), total + len(found) + len(missing)
+        done, total, lacking[name] = done + len(found), total + len(found) + len(missing), missing
         devices = sorted({f"{m.provenance.get('device', '?')} ({m.provenance.get('precision', '?')})" for m in found})
         rows.append(f"| {name} | {len(found)} of {len(found) + len(missing)} | {', '.join(devices) or '—'} |")
-    hours = (total - done) * SECONDS_PER_MODEL / 3600
     return "\n".join([
-        f"**{done} of the paper preset's {total} models (seed {seed}) are published or stored.** The rest "
-        f"take about {SECONDS_PER_MODEL} s each on one H100 with TF32 matmuls, ≈ {hours:.1f} GPU-hours in all:",
+        f"**{done} of the paper preset's {total} models (seed {seed}) are published or stored.** The preset "
+        f"runs {batches.get_preset(PRESET).steps_text()}; the rest take ≈ {gpu_time(gpu_seconds(lacking))} on "
+        f"{runs.SPEEDS[DEVICE].name} by the estimates of `python -m monosem_lib plan`:",
         "", "```bash",
         "python -m monosem_lib train LR5 --preset paper --publish                 # one batch, then commit published/",
         "python -m monosem_lib train E1 E3 --preset paper --only eps=0.015625,0.00390625 --publish  # part of a sweep",

@@ -2,7 +2,7 @@
 which locks. The store (store.py) only reads and writes models; this module decides what to train.
 
 A run's work is planned as units: on CUDA the stacks training would run (models grouped by shape,
-at most training.MAX_STACK a stack), on a CPU one batch and seed a unit (what one process trains).
+at most --max-stack a stack), on a CPU one batch and seed a unit (what one process trains).
 The plan depends on the request alone, never on what is stored, so the shares of it (`--shard i/N`,
 the tasks of a Slurm job array) are disjoint and together are the plan. Each unit trains only what
 the store still lacks, each model under its own lock, so two processes never train one model.
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import batches, store, tasks, training
+from . import batches, claims, store, tasks, training
 from .config import ConfigError, ModelConfig
 
 
@@ -125,8 +125,10 @@ SPEEDS = {"cuda": _fitted("one H100 (TF32)", single_ms=1.58, stack=7, stacked_ms
 
 @dataclasses.dataclass(frozen=True)
 class Unit:
-    """One unit of work: models that train together (a stack on CUDA, a batch and seed on a CPU)."""
+    """One unit of work: models that train together (a stack on CUDA, a batch and seed on a CPU),
+    in stacks of at most `max_stack` models."""
     models: tuple
+    max_stack: int = training.MAX_STACK
 
     @property
     def configs(self) -> list[ModelConfig]:
@@ -142,30 +144,34 @@ class Unit:
     def flops(self) -> float:
         return sum(step_flops(c) * c.steps for c in self.configs)
 
+    def stacks(self) -> list[list[ModelConfig]]:
+        """The stacks training forms of the unit (training.stacks)."""
+        configs = self.configs
+        return [[configs[i] for i in s] for s in training.stacks(configs, self.max_stack)]
+
     def seconds(self, device: str) -> float:
-        """Estimated wall time on the device's measured speed (each group of equal shapes a stack)."""
-        groups = {}
-        for c in self.configs:
-            groups.setdefault(c.stack_key(), []).append(c)
-        return sum(SPEEDS[device].seconds(g) for g in groups.values())
+        """Estimated wall time on the device's measured speed, each stack paying its own fixed cost a step."""
+        return sum(SPEEDS[device].seconds(s) for s in self.stacks())
 
 
-def units(models: list[Model], device: str) -> list[Unit]:
-    """The units training would run, in the order of their first model: on CUDA the stacks (models
-    of equal stack key, at most training.MAX_STACK a stack); on a CPU one batch and seed a unit."""
-    groups: dict = {}
-    for m in models:
-        key = m.config.stack_key() if device == "cuda" else (m.batch, m.config.seed)
-        groups.setdefault(key, []).append(m)
-    size = training.MAX_STACK if device == "cuda" else None
-    return [Unit(tuple(g[start:start + (size or len(g))])) for g in groups.values()
-            for start in range(0, len(g), size or len(g))]
+def units(models: list[Model], device: str, max_stack: int) -> list[Unit]:
+    """The units training would run, in the order of their first model: on CUDA the stacks
+    (training.stacks: models of equal stack key, at most `max_stack` a stack); on a CPU one batch
+    and seed a unit."""
+    if device == "cuda":
+        parts = [[models[i] for i in s] for s in training.stacks([m.config for m in models], max_stack)]
+    else:
+        groups: dict = {}
+        for m in models:
+            groups.setdefault((m.batch, m.config.seed), []).append(m)
+        parts = list(groups.values())
+    return [Unit(tuple(part), max_stack) for part in parts]
 
 
 def plan(request: Request) -> list[Unit]:
     """Every unit of the request, longest first (ties in the request's order): the same units on
     every call, whatever is stored."""
-    return sorted(units(request.models(), request.device), key=lambda u: -u.seconds(request.device))
+    return sorted(units(request.models(), request.device, request.max_stack), key=lambda u: -u.seconds(request.device))
 
 
 def shard(plan_units: list[Unit], index: int, count: int, device: str) -> list[Unit]:
@@ -194,26 +200,32 @@ def parse_shard(text: str, shards: int | None = None, environ=os.environ) -> tup
         except ValueError:
             raise ConfigError(f"--shard takes i/N (0 ≤ i < N) or auto, got {text!r}") from None
     if "SLURM_ARRAY_TASK_ID" in environ:
-        index = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
-        count = shards or environ.get("SLURM_ARRAY_TASK_COUNT")
+        index = env_int(environ, "SLURM_ARRAY_TASK_ID") - (env_int(environ, "SLURM_ARRAY_TASK_MIN") or 0)
+        count = env_int(environ, "SLURM_ARRAY_TASK_COUNT") if shards is None else shards
     elif "JOB_COMPLETION_INDEX" in environ:
-        index, count = int(environ["JOB_COMPLETION_INDEX"]), shards
+        index, count = env_int(environ, "JOB_COMPLETION_INDEX"), shards
     else:
         raise ConfigError("--shard auto needs $SLURM_ARRAY_TASK_ID (Slurm job array) or $JOB_COMPLETION_INDEX "
                           "(Kubernetes indexed job); elsewhere give --shard i/N")
     if count is None:
         raise ConfigError("--shard auto: the number of shards is unknown here; give --shards N")
-    return index, int(count)
+    return index, count
 
 
-# The batches each of the paper's claims reads (claims.claim_1 … claim_11), in the claims' order.
-CLAIM_BATCHES = (("LR1", "LR2"), ("LR3", "LR4"), ("BD",), ("B1", "B2", "B3", "B4", "B5"), ("G1",), ("RG1",),
-                 ("K0", "K1", "ER1"), ("E1", "E4"), ("RP1",), ("LR5", "D1"), ("E3",))
+def env_int(environ, name: str) -> int | None:
+    """The integer in $name (None where it is unset), as --shard auto reads the scheduler's variables."""
+    if name not in environ:
+        return None
+    try:
+        return int(environ[name])
+    except ValueError:
+        raise ConfigError(f"--shard auto: ${name} must be an integer, got {environ[name]!r}") from None
 
 
 def priority() -> list[str]:
-    """Every batch, the claims' first (in the claims' order), then the rest of Table 1, then the others."""
-    return list(dict.fromkeys([b for group in CLAIM_BATCHES for b in group] + list(batches.TABLE_1)
+    """Every batch, those the claims read first (in the claims' order: claims.Claim.batches), then
+    the rest of Table 1, then the others."""
+    return list(dict.fromkeys([b for claim in claims.CLAIMS for b in claim.batches] + list(batches.TABLE_1)
                               + list(batches.BATCHES)))
 
 
@@ -224,7 +236,8 @@ def within_budget(request: Request, budget: float) -> list[Unit]:
     missing = sorted((m for m in request.models() if not present(m.config, request)),
                      key=lambda m: rank[m.batch])
     chosen, left = [], budget
-    for u in sorted(units(missing, request.device), key=lambda u: min(rank[m.batch] for m in u.models)):
+    for u in sorted(units(missing, request.device, request.max_stack),
+                    key=lambda u: min(rank[m.batch] for m in u.models)):
         if u.seconds(request.device) <= left:
             chosen.append(u)
             left -= u.seconds(request.device)
@@ -467,6 +480,11 @@ class Slurm:
     minutes: int = 60
     parallelism: int = 256    # tasks running at once
     gpus: int = 1             # a task's GPUs (0 on a CPU-only partition)
+
+    def __post_init__(self):
+        for option, value in (("--slurm-time", self.minutes), ("--array-parallelism", self.parallelism)):
+            if value < 1:
+                raise ConfigError(f"{option} must be ≥ 1, got {value}")
 
     def executor(self, folder: Path):
         executor = submitit().SlurmExecutor(folder=folder / "%j")

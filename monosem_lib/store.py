@@ -92,11 +92,10 @@ def load_model(config: ModelConfig, directory=None, published: bool = True) -> M
     return None
 
 
-def available(batch: str, preset: str, seed: int = 0, directory=None, only=(), precision=None
-              ) -> tuple[list, list]:
+def available(batch: str, preset: str, seed: int = 0, directory=None, only=()) -> tuple[list, list]:
     """(the stored models of a sweep in sweep order, the configs of those still missing)."""
     found, missing = [], []
-    for c in batches.select(batch, preset, seed, only, precision):
+    for c in batches.select(batch, preset, seed, only):
         model = load_model(c, directory)
         if model is None:
             missing.append(c)
@@ -338,11 +337,12 @@ def set_aside_name(path: Path) -> Path:
 
 def migrate(directory=None) -> int:
     """Bring the local store up to date before a command uses it: remove the temporary files of
-    killed writes (here and in the published set), add digests to files written before them
-    (`seal`), and split result files of format 2 (one file per batch) into per-model files.
-    Returns how many format-2 files were split; each is removed only after all its models are stored."""
-    remove_stale_temporaries(models_dir(directory))
-    remove_stale_temporaries(published_dir())
+    killed or failed writes (of models, saved states and the published set), add digests to files
+    written before them (`seal`), and split result files of format 2 (one file per batch) into
+    per-model files. Returns how many format-2 files were split; each is removed only after all its
+    models are stored."""
+    for place in (models_dir(directory), states_dir(directory), published_dir()):
+        remove_stale_temporaries(place)
     seal(models_dir(directory))
     split = 0
     for path in sorted(results_dir(directory).glob("*-seed*-*.pt")):

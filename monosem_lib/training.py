@@ -7,6 +7,7 @@ gives the same numbers as training each model alone.
 import contextlib
 import dataclasses
 import hashlib
+import io
 import os
 import platform
 import subprocess
@@ -58,14 +59,10 @@ def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progr
     `on_stack(results)` is called as each stack finishes (to store it before the next one starts).
     `state_dir`: where each stack saves its state every SAVE_EVERY seconds, and where a stopped
     stack's state is found and resumed from (removed once `on_stack` has stored the stack)."""
-    groups: dict[tuple, list[int]] = {}
-    for i, c in enumerate(configs):
-        groups.setdefault(c.stack_key(), []).append(i)
-    stacks = [indices[start:start + max_stack] for indices in groups.values()
-              for start in range(0, len(indices), max_stack)]
+    every = stacks(configs, max_stack)
     results: list = [None] * len(configs)
-    for n, indices in enumerate(stacks):
-        label = f"{desc} [{n + 1}/{len(stacks)}]" if len(stacks) > 1 else desc
+    for n, indices in enumerate(every):
+        label = f"{desc} [{n + 1}/{len(every)}]" if len(every) > 1 else desc
         stack = [configs[i] for i in indices]
         saving = None if state_dir is None else Saving.for_stack(stack, Path(state_dir))
         done = train_stack(stack, device, label, progress, position, saving)
@@ -76,6 +73,16 @@ def train(configs: list[ModelConfig], device: str = "cpu", desc: str = "", progr
         if saving is not None:
             saving.discard()
     return results
+
+
+def stacks(configs: list[ModelConfig], max_stack: int) -> list[list[int]]:
+    """The stacks `train` forms, as indices into `configs`: equal stack keys together, in the order
+    of their first config, at most `max_stack` a stack."""
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault(c.stack_key(), []).append(i)
+    return [indices[start:start + max_stack] for indices in groups.values()
+            for start in range(0, len(indices), max_stack)]
 
 
 @contextlib.contextmanager
@@ -298,11 +305,15 @@ class Saving:
         now = time.perf_counter()
         if now - self.last < self.every or run.step == self.configs[0].steps:
             return
+        from . import store  # here: the store imports this module
         state = run.state() | {"configs": [c.to_dict() for c in self.configs], "seconds": run.seconds + now - start}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".tmp-{os.getpid()}-{self.path.name}")
-        torch.save(state, temporary)
-        os.replace(temporary, self.path)
+        buffer = io.BytesIO()  # serialised in memory, so that only the write can fail (full or read-only disk)
+        torch.save(state, buffer)
+        try:
+            store.atomic_write(buffer.getbuffer(), self.path)
+        except store.StoreError as error:  # hours of training are worth more than this save
+            print(f"warning: {error}; the stack trains on, and a stop before the next save resumes from an "
+                  f"earlier saved state, if any")
         self.last = time.perf_counter()
 
     def discard(self) -> None:

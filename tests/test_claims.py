@@ -38,11 +38,28 @@ def test_claims_match_the_smoke_reference(smoke_results):
             assert close(float(ours), float(reference)), f"claim {n}: {ours} != {reference}"
 
 
-def test_claims_aggregate_mean_and_spread_over_seeds(smoke_results):
-    runs.train(runs.Request(("LR1", "LR2"), "smoke", (1, 2), results_dir=smoke_results, progress=False))
-    per_seed = [claims.evaluate(1, "smoke", s, smoke_results) for s in (0, 1, 2)]
+def test_each_claim_reads_exactly_the_batches_it_lists(smoke_results, monkeypatch):
+    """Claim.batches is what runs.priority trains first: it must be what the gather reads."""
+    read = set()
+    for name in ("load", "available"):   # every way a gather reaches the store
+        original = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda batch, *a, _original=original, **k: read.add(batch) or
+                            _original(batch, *a, **k))
+    for claim in claims.CLAIMS:
+        read.clear()
+        claim.gather(claims.Loader("smoke", 0, smoke_results))
+        assert read == set(claim.batches), f"claim {claim.number}"
+
+
+def test_claims_aggregate_mean_and_spread_over_seeds(smoke_results, tmp_path):
+    """Seeds 1 and 2 train into a results dir of their own: the smoke store, which the reference
+    pages read, keeps seed 0 alone."""
+    runs.train(runs.Request(("LR1", "LR2"), "smoke", (1, 2), results_dir=tmp_path, progress=False))
+    per_seed = [claims.evaluate(1, "smoke", 0, smoke_results)] + [claims.evaluate(1, "smoke", s, tmp_path)
+                                                                   for s in (1, 2)]
     summary = claims.aggregate(per_seed)
     assert summary.seeds == 3 and sum(summary.tally.values()) == 3
+    assert not any(row.absent for row in summary.rows)
     values = [j.checks[0].ours for j in per_seed]
     mean = sum(values) / 3
     assert summary.rows[0].ours.startswith(per_seed[0].checks[0].fmt.format(mean))

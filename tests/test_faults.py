@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from monosem_lib import batches, chapters, store
+from monosem_lib import chapters, store, training
 from monosem_lib.__main__ import main
 
 
@@ -297,6 +297,28 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, monke
     assert list((tmp_path / "models").iterdir()) == []
 
 
+def test_a_state_that_cannot_be_saved_is_a_warning_and_the_stack_trains_on(trained, tmp_path, monkeypatch, capsys):
+    """A full disk where stacks save their state: one warning a save, no temporary file left behind,
+    and the stack trains on to the numbers (and the store) of a run without the fault."""
+    directory, models = trained
+    states = store.states_dir(tmp_path)
+    fsync = os.fsync
+
+    def full_for_states(fd):
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).parent == states:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+    monkeypatch.setattr(os, "fsync", full_for_states)
+    monkeypatch.setattr(training, "SAVE_EVERY", 0.0)  # a save after every step
+    code, out, err = run(capsys, "train", "LR1", "--preset", "smoke", "--jobs", "1", "--results-dir", tmp_path)
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert code == 0 and warnings, err
+    assert all(f"cannot write {states}" in w and "No space left on device" in w and "the stack trains on" in w
+               for w in warnings)
+    assert list(states.iterdir()) == []
+    assert [torch.equal(m.W1, r.W1) for m, r in zip(store.load("LR1", "smoke", 0, tmp_path), models)] == [True] * 2
+
+
 def test_a_read_only_published_dir_is_one_line(trained, published, monkeypatch, capsys):
     directory, models = trained
     store.publish(models[0])
@@ -313,7 +335,9 @@ def test_a_read_only_published_dir_is_one_line(trained, published, monkeypatch, 
 def test_leftover_temporary_files_are_removed_on_the_next_run(tmp_path, published):
     (tmp_path / "models").mkdir()
     published.mkdir()
-    old = [tmp_path / "models" / ".tmp-killed.pt", published / ".tmp-killed.pt", published / ".tmp-index.md"]
+    store.states_dir(tmp_path).mkdir(parents=True)
+    old = [tmp_path / "models" / ".tmp-killed.pt", published / ".tmp-killed.pt", published / ".tmp-index.md",
+           store.states_dir(tmp_path) / ".tmp-killed-stack-0123.pt"]
     for path in old:
         path.write_bytes(b"half a model")
         an_hour_ago = time.time() - 3600

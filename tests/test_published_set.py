@@ -32,10 +32,7 @@ def test_every_chapter_model_has_the_tensors_its_page_reads(preset, tmp_path, mo
         found, missing = store.available(name, preset, 0)
         if not piecewise:
             assert not missing, f"{len(missing)} models of {name} at preset {preset} are not published"
-        for m in found:
-            for key in store.PUBLISHED_TENSORS:
-                if getattr(m, key) is None:
-                    lacking.append(f"{name} {m.config}: {key}")
+        for m in found:  # W1, b, the loss log and the trace: loading fails on a file without one
             if store.keeps_W2(m.config) and m.W2 is None:
                 missing_W2.add(store.file_name(m.config))
             if store.keeps_checkpoints(m.config) and not m.checkpoints:

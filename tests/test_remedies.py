@@ -138,3 +138,171 @@ def test_the_verdict_table_averages_seeds_and_takes_d1s_decay_as_the_papers_on_a
     assert fragility.at_least_as_good(grid["silent"], 0.31, 0.89 / 1.005)     # within both tolerances
     assert not fragility.at_least_as_good(grid["silent"], 0.33, 0.90)         # 0.03 less monosemantic
     assert not fragility.at_least_as_good(grid["silent"], 0.30, 0.87)         # 2.3 % higher loss
+
+
+# The chapter's verdict (fragility.verdicts, judge's pure core) and its answer (fragility.reading), on
+# synthetic cells: a remedy either as good as everything (GOOD) or less monosemantic than the paper and
+# Table 1 (BAD).
+PAPER = fragility.Cell(0.50, (0.50, 0.50), 1.00, (1.00, 1.00), 1)
+GOOD = fragility.Cell(0.50, (0.50, 0.50), 1.00, (1.00, 1.00), 1)
+BAD = fragility.Cell(0.40, (0.40, 0.40), 1.00, (1.00, 1.00), 1)
+TABLE1 = {"mono_per_feature": 0.50, "loss": 1.00}
+
+
+def verdict_grid(places, remedy_cells=None):
+    """place → protocol → Cell: the paper's protocol and every remedy GOOD, except `remedy_cells`."""
+    return {place: {"paper": PAPER, **{r: (remedy_cells or {}).get((r, place), GOOD) for r in fragility.REMEDIES}}
+            for place in places}
+
+
+def test_the_places_compared_with_table_1_are_every_lr_with_xls_for_xl_where_it_trains_longer_and_abs():
+    xls = {c.lr for c in batches.configs("XLS", "smoke")}
+    assert xls == {min(batches.PRESETS["smoke"].lrs)}
+    assert fragility.compared_places("smoke") == [f"XLS lr {min(xls):g}"] + \
+        [f"XL lr {lr:g}" for lr in sorted(batches.PRESETS["smoke"].lrs) if lr not in xls] + ["XA"]
+    for preset in ("quick", "half", "paper"):
+        places = fragility.compared_places(preset)
+        assert len(places) == len(batches.PRESETS[preset].lrs) + 1 and places[0].startswith("XLS lr ")
+
+
+def test_a_remedy_as_good_as_table_1_at_every_compared_place_holds_everywhere():
+    compared = ["XLS lr 0.003", "XL lr 0.03", "XA"]
+    places = ["XL lr 0.003", *compared, "XE", "XB"]
+    # Short of the paper at XL lr 0.003 (which XLS stands for) and at XE: neither is compared with Table 1.
+    grid = verdict_grid(places, {("silent", "XL lr 0.003"): BAD, ("silent", "XE"): BAD})
+    refs = {place: TABLE1 for place in compared + ["XL lr 0.003"]}   # XE and XB without a reference
+    v = fragility.verdicts(grid, refs, compared)["silent"]
+    assert v["answer"] == "yes" and v["missing"] == []
+    assert v["vs_table1"] == [(place, True) for place in compared]
+    assert dict(v["vs_paper"]) == {**{place: True for place in places}, "XL lr 0.003": False, "XE": False}
+
+
+def test_a_remedy_short_of_table_1_at_one_compared_place_does_not_hold_even_where_others_are_missing():
+    compared = ["XLS lr 0.003", "XL lr 0.03", "XA"]
+    grid = verdict_grid(compared, {("tied", "XA"): BAD})
+    refs = {"XL lr 0.03": TABLE1, "XA": TABLE1}                      # XLS without a reference
+    out = fragility.verdicts(grid, refs, compared)
+    assert out["tied"]["answer"] == "no" and out["tied"]["vs_table1"] == [("XL lr 0.03", True), ("XA", False)]
+    assert out["tied"]["missing"] == ["XLS lr 0.003"]
+    # The same place without its reference leaves the others open rather than answered.
+    assert out["silent"]["answer"] == "open" and out["silent"]["missing"] == ["XLS lr 0.003"]
+
+
+def test_a_compared_place_without_its_models_or_without_table_1_leaves_the_answer_open():
+    compared = ["XLS lr 0.003", "XL lr 0.03", "XA"]
+    grid = verdict_grid(["XLS lr 0.003", "XL lr 0.03"])             # XA not trained
+    del grid["XL lr 0.03"]["regulariser"]                             # nor the regulariser at lr 0.03
+    out = fragility.verdicts(grid, {place: TABLE1 for place in compared}, compared)
+    assert out["silent"]["answer"] == "open" and out["silent"]["missing"] == ["XA"]
+    assert out["regulariser"]["missing"] == ["XL lr 0.03", "XA"]
+    assert out["regulariser"]["vs_paper"] == [("XLS lr 0.003", True)]
+    nothing = fragility.verdicts({}, {}, compared)["tied"]            # no model stored at all
+    assert nothing == {"vs_paper": [], "vs_table1": [], "missing": compared, "answer": "open"}
+
+
+def test_table_1_tolerances_decide_the_comparison_with_its_model():
+    compared = ["XA"]
+    grid = verdict_grid(compared)
+    for mono, loss, answer in ((0.515, 1.00, "yes"), (0.53, 1.00, "no"), (0.50, 0.995, "yes"), (0.50, 0.98, "no")):
+        refs = {"XA": {"mono_per_feature": mono, "loss": loss}}
+        assert fragility.verdicts(grid, refs, compared)["silent"]["answer"] == answer, (mono, loss)
+
+
+def judgement(remedies, grid, rows=()):
+    return fragility.Judgement(list(rows), {}, grid, {}, remedies)
+
+
+def verdict(answer, missing=(), vs_paper=()):
+    return {"vs_paper": list(vs_paper), "vs_table1": [], "missing": list(missing), "answer": answer}
+
+
+def test_the_answer_is_yes_where_one_remedy_holds_everywhere():
+    r = fragility.reading(judgement({"silent": verdict("no"), "tied": verdict("yes"), "regulariser": verdict("open", ["XA"])},
+                                    verdict_grid(["XA"])))
+    assert r.answer == "yes" and r.holding == ["tied"] and r.undecided == {"regulariser": ["XA"]}
+
+
+def test_the_answer_is_open_where_none_holds_and_one_was_not_judged_everywhere():
+    r = fragility.reading(judgement({"silent": verdict("no"), "tied": verdict("open", ["XLS lr 0.003", "XA"]),
+                                     "regulariser": verdict("no")}, {}))
+    assert r.answer == "open" and r.holding == [] and r.undecided == {"tied": ["XLS lr 0.003", "XA"]}
+
+
+def test_the_answer_is_no_where_every_remedy_falls_short_and_reading_lists_where_each_beats_the_paper():
+    grid = verdict_grid(["XA", "XE"], {("silent", "XE"): BAD})
+    remedies_ = {"silent": verdict("no", vs_paper=[("XA", True), ("XE", False)]),
+                 "tied": verdict("no", vs_paper=[("XA", True), ("XE", True)]), "regulariser": verdict("no")}
+    r = fragility.reading(judgement(remedies_, grid))
+    assert r.answer == "no" and r.holding == [] and r.undecided == {}
+    assert r.good == {"silent": ["XA"], "tied": ["XA", "XE"], "regulariser": []}
+    assert r.short == {"silent": [("XE", BAD, PAPER)], "tied": [], "regulariser": []}
+    assert r.sweep == {}
+
+
+def test_the_strength_sweep_picks_each_protocols_most_monosemantic_strength_over_seeds():
+    rows = [fake_row("XS", "XS lr 0.01", "silent", 0.03, mono, 1.0, seed) for seed, mono in ((0, 0.1), (1, 0.3))] + \
+           [fake_row("XL", "XL lr 0.01", "silent", 0.3, 0.25, 1.0)] + \
+           [fake_row("XL", "XL lr 0.03", "silent", 3.0, 0.9, 1.0)] + \
+           [fake_row("XS", "XS lr 0.01", "none", 0.0, 0.9, 1.0)]
+    best = fragility.best_strengths(rows)
+    assert list(best) == ["silent"] and best["silent"][0] == 0.3 and best["silent"][1].mono == pytest.approx(0.25)
+    assert fragility.reading(judgement({}, {}, rows)).sweep == best
+
+
+# Table 1's counterparts and the training lengths, from the batch definitions.
+def paper_configs(batch, preset="quick"):
+    return [c for c in batches.configs(batch, preset) if remedies.protocol(c) == "paper"]
+
+
+def test_each_place_is_compared_with_table_1_at_the_value_its_batch_defines():
+    for batch, table1, field in (("XA", "D1", "decay"), ("XE", "E1", "eps"), ("XB", "B3", "offset")):
+        papers = paper_configs(batch)
+        slowest = min(papers, key=remedies.strength)
+        assert fragility.reference_setting(batch, slowest.lr, "quick") == (table1, field, getattr(slowest, field))
+        assert fragility.paper_config(batch, slowest.lr, "quick") == slowest
+    assert len(paper_configs("XA")) == 2  # D1's decay and a fast one: the slower is compared
+    for c in paper_configs("XL"):
+        assert fragility.reference_setting("XL", c.lr, "quick") == ("LR3", "lr", c.lr)
+    assert fragility.reference_setting("XL", 0.5, "quick") is None and fragility.paper_config("XL", 0.5, "quick") is None
+
+
+def summary(mono, loss=1.0, neurons=0):
+    return {"mono_per_feature": mono, "loss": loss, "mono_neurons": neurons}
+
+
+def test_a_counterpart_says_where_the_places_value_sits_in_table_1s_sweep():
+    lr = paper_configs("XA")[0].lr
+    value = fragility.reference_setting("XA", lr, "quick")[2]
+    decays = [c.decay for c in batches.configs("D1", "quick")]
+    others = sorted(remedies.strength(c) for c in paper_configs("XA") if c.decay != value)
+    sweep = [(x, summary(0.1 * i)) for i, x in enumerate(decays)]   # the highest decay the most monosemantic
+    c = fragility.counterpart("XA", lr, "quick", sweep)
+    assert (c.batch, c.field, c.value, c.others) == ("D1", "decay", value, others)
+    assert c.trained and c.highest == (value == max(decays)) and c.summary == sweep[decays.index(value)][1]
+    assert c.best == max(decays) and c.is_best == (value == max(decays))
+    tied = fragility.counterpart("XA", lr, "quick", [(x, summary(0.2, loss=1.0 + (x == min(decays)) * -0.5))
+                                                     for x in decays])
+    assert tied.best == min(decays) and tied.is_best == (value == min(decays))  # equal mono: the lower loss
+    missing = fragility.counterpart("XA", lr, "quick", None)          # D1 not stored
+    assert missing.summary is None and missing.best is None and not missing.is_best
+
+
+def test_a_counterpart_where_table_1_does_not_train_the_places_value():
+    lr = paper_configs("XE", "smoke")[0].lr
+    eps = fragility.reference_setting("XE", lr, "smoke")[2]
+    assert eps not in batches.PRESETS["smoke"].e_eps
+    sweep = [(x, summary(0.5)) for x in batches.PRESETS["smoke"].e_eps]
+    c = fragility.counterpart("XE", lr, "smoke", sweep)
+    assert not c.trained and c.summary is None and c.others == []
+    assert fragility.counterpart("XE", 0.5, "smoke", sweep) is None  # no paper protocol at that lr
+
+
+def test_the_lengths_set_each_beyond_batch_against_its_table_1_batch_at_the_preset():
+    for preset, name in ((p, n) for p in batches.PRESETS for n in batches.BEYOND):
+        p = batches.PRESETS[preset]
+        ours, table1, theirs = fragility.lengths(preset)[name]
+        assert table1 == fragility.SETTINGS.get(name, "LR3")
+        assert (ours, theirs) == (batches.get_batch(name).steps(p), batches.get_batch(table1).steps(p))
+    quick, half = fragility.lengths("quick"), fragility.lengths("half")
+    assert quick["XL"][2] / quick["XL"][0] > 1 and half["XL"][2] == half["XL"][0]   # the ratio is the preset's
+    assert all(lengths[n][0] == lengths[n][2] for lengths in (quick, half) for n in ("XLS", "XA", "XE", "XB"))

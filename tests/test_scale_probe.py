@@ -21,7 +21,8 @@ def test_only_filters_and_overrides_keep_the_rest():
     assert chosen[0].to_dict() == {**original[0.03].to_dict(), "batch_size": 96, "steps": 300}
 
 
-@pytest.mark.parametrize("only, message", [("offset=1", "sweeps lr"), ("lr=0.5", "no LR3 model")])
+@pytest.mark.parametrize("only, message", [("offset=1", "sweeps lr"), ("lr=0.5", "no model of LR3"),
+                                           ("lr", "--only takes FIELD=V1,V2"), ("lr=abc", "takes numbers, got 'abc'")])
 def test_bad_selection_names_the_problem(only, message):
     with pytest.raises(ConfigError, match=message):
         scale_probe.configs(probe_args(only=only))

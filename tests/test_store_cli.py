@@ -1,5 +1,6 @@
 """The result store and the command line: caching, atomic writes, stale and corrupt entries, bad input."""
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from monosem_lib import batches, metrics, runs, store
+from monosem_lib import batches, metrics, runs, store, training
 from monosem_lib.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,6 +260,80 @@ def test_parallel_jobs_give_the_numbers_of_one_process(tmp_path):
         assert torch.equal(a.W1, b.W1) and torch.equal(a.loss, b.loss)
     assert store.seeds("LR1", "smoke", tmp_path / "two") == [0, 1]
     assert runs.train(both).trained == []
+
+
+SCHEDULER_VARIABLES = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT", "JOB_COMPLETION_INDEX")
+
+
+@pytest.mark.parametrize("args, environ, message", [
+    (["plan", "LR1", "--shards", "0"], {}, "--shards must be ≥ 1, got 0"),
+    (["train", "LR1", "--shard", "auto", "--shards", "0"], {"JOB_COMPLETION_INDEX": "0"}, "--shards must be ≥ 1, got 0"),
+    (["train", "LR1", "--shard", "auto"], {"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"},
+     "--shard auto: $SLURM_ARRAY_TASK_ID must be an integer, got 'x'"),
+    (["train", "LR1", "--shard", "auto"], {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "two"},
+     "$SLURM_ARRAY_TASK_COUNT must be an integer, got 'two'"),
+    (["train", "LR1", "--shard", "auto", "--shards", "2"], {"JOB_COMPLETION_INDEX": ""},
+     "$JOB_COMPLETION_INDEX must be an integer, got ''"),
+    (["train", "LR1", "--executor", "slurm", "--slurm-time", "0"], {}, "--slurm-time must be ≥ 1, got 0"),
+    (["train", "LR1", "--executor", "slurm", "--array-parallelism", "-1"], {}, "--array-parallelism must be ≥ 1, got -1"),
+])
+def test_bad_counts_and_scheduler_indices_are_one_clear_message(args, environ, message, tmp_path, monkeypatch, capsys):
+    from monosem_lib.__main__ import main
+    for name in SCHEDULER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert main([*args, "--preset", "smoke", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_the_plan_and_its_estimates_follow_max_stack(device):
+    whole = runs.Request(("all",), "paper", (0,), device)
+    single = dataclasses.replace(whole, max_stack=1)
+    plan = runs.plan(single)
+    assert runs.plan(single) == plan  # the request alone decides it
+    assert sorted(store.file_name(c) for u in plan for c in u.configs) == sorted(store.file_name(m.config)
+                                                                                 for m in whole.models())
+    speed = runs.SPEEDS[device]
+    for u in plan:  # one stack a model, each paying its own fixed cost a step
+        assert u.seconds(device) == pytest.approx(sum(speed.seconds([c]) for c in u.configs))
+    if device == "cuda":
+        assert {len(u.models) for u in plan} == {1}
+    else:
+        assert len(plan) == len(runs.plan(whole))  # still one batch and seed a unit
+    assert sum(u.seconds(device) for u in plan) > sum(u.seconds(device) for u in runs.plan(whole))
+
+
+def test_training_forms_the_stacks_the_plan_counts(tmp_path, monkeypatch, capsys):
+    formed = []
+    train_stack = training.train_stack
+    monkeypatch.setattr(training, "train_stack", lambda configs, *a, **k: formed.append(configs)
+                        or train_stack(configs, *a, **k))
+    r = runs.Request(("XA",), "smoke", results_dir=tmp_path, progress=False, max_stack=2)
+    [unit] = runs.plan(r)
+    assert [len(s) for s in unit.stacks()] == [2, 2, 1]
+    runs.train(r)
+    assert formed == unit.stacks()
+    from monosem_lib.__main__ import main
+    assert main(["plan", "XA", "--preset", "smoke", "--device", "cuda", "--max-stack", "2", "--json",
+                 "--results-dir", str(tmp_path)]) == 0
+    assert [len(u["models"]) for u in json.loads(capsys.readouterr().out)["units"]] == [2, 2, 1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["benchmarks.scale_probe", "LR3", "--only", "lr"], "--only takes FIELD=V1,V2"),
+    (["benchmarks.scale_probe", "LR3", "--only", "lr=abc"], "--only lr= takes numbers, got 'abc'"),
+    (["benchmarks.train_step", "--preset", "huge"], "unknown preset 'huge'"),
+    (["benchmarks.train_step", "--rounds", "0"], "--steps and --rounds must be ≥ 1"),
+    (["benchmarks.gpu_run", "OUT", "--preset", "huge", "--device", "cpu"], "unknown preset 'huge'"),
+])
+def test_the_benchmarks_refuse_bad_input_in_one_message(args, message, tmp_path):
+    out = subprocess.run([sys.executable, "-m", *[str(tmp_path / "out") if a == "OUT" else a for a in args]],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_list_shows_every_batch_with_figures_and_the_presets():
