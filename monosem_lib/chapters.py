@@ -202,10 +202,13 @@ def title_page(path: Path, batch: str) -> None:
 
 
 def fold_injected_parameters(path: Path) -> None:
-    """Fold papermill's injected-parameters cell away in the book, like the parameters cell."""
+    """Fold papermill's injected-parameters cell away in the book, like the parameters cell, and
+    number the cells: jupytext and papermill give them random ids, which would make every
+    re-execution of a page (and of the nbval references) differ from the last in each cell."""
     import nbformat
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "hide-cell" not in tags:
             tags.append("hide-cell")

@@ -66,3 +66,17 @@ def test_every_banner_says_what_its_preset_runs():
     assert "preset `quick`" in quick and "stop the first-half bias decay early" in quick and "16384 steps" in quick
     assert "the paper's protocol" in half and "131072 steps" in half
     assert "1048576 steps" in chapters.banner("half", 0, "E1").data
+
+
+def test_an_executed_page_has_numbered_cells_and_a_folded_injected_cell(tmp_path):
+    """Re-executing a page must not change every cell's id (the nbval references are in git)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"),
+                                         nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["injected-parameters"]}),
+                                         nbformat.v4.new_code_cell("x")])
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, path)
+    chapters.fold_injected_parameters(path)
+    folded = nbformat.read(path, as_version=4)
+    assert [c.id for c in folded.cells] == ["cell-0", "cell-1", "cell-2"]
+    assert folded.cells[1].metadata.tags == ["injected-parameters", "hide-cell"]
+    assert "tags" not in folded.cells[2].metadata or folded.cells[2].metadata.tags == []
