@@ -376,8 +376,9 @@ def test_published_set_is_within_its_budget_and_indexed():
 def test_the_default_book_needs_no_training():
     """`make book` on a fresh clone renders the default preset (the Makefile's, the commands') from the
     published set (seed 0)."""
-    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
-    assert re.search(r"^PRESET \?= (\w+)$", makefile, re.M).group(1) == batches.DEFAULT_PRESET
+    root = Path(__file__).parents[1]
+    assert re.search(r"^PRESET \?= (\w+)$", (root / "Makefile").read_text(), re.M).group(1) == batches.DEFAULT_PRESET
+    assert re.findall(r"^\| `(\w+)` \(default\)", (root / "book" / "intro.md").read_text(), re.M) == [batches.DEFAULT_PRESET]
     missing = [f"{name} {c.stream}" for name in batches.BATCHES for c in batches.configs(name, batches.DEFAULT_PRESET)
                if not store.published_path(c).exists()]
     assert not missing, f"{batches.DEFAULT_PRESET}-preset models not published: {missing}"
