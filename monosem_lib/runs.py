@@ -290,24 +290,31 @@ def wait_for(config: ModelConfig, request: Request) -> None:
 
 
 def train_models(request: Request, configs: list[ModelConfig], desc: str, position: int = 0) -> list[ModelConfig]:
-    """Train those of `configs` the store lacks (all, with `force`), each under its lock: a model
-    another process is training is waited for, then taken from the store (or trained, if that
-    process died first). Each stack is stored as it ends, and saves its state as it goes, so a
-    stopped run resumes it (training.Saving). Returns the configs trained here.
+    """Train those of `configs` the store lacks (all, with `force`), each under its lock. A stack is
+    claimed as it starts and let go as it is stored, so commands that share work (the same `train`
+    twice, on one machine or on several over one store) train different stacks. A model another
+    process is training is waited for once nothing else is left, then taken from the store (or
+    trained, if that process died first). Each stack saves its state as it goes, so a stopped run
+    resumes it (training.Saving). Returns the configs trained here.
     Every model this module trains goes through here."""
     trained, waited = [], set()
     pending = [c for c in configs if request.force or not present(c, request)]
     while pending:
-        with claimed(pending, request) as (held, busy):
-            todo = [c for c in held if (request.force and store.file_name(c) not in waited)
-                    or not store.usable(c, request.results_dir, published=not request.local)]
-            if todo:
-                training.train(todo, device=request.device, desc=desc, progress=request.progress,
-                               position=position, max_stack=request.max_stack, on_stack=lambda done: [store.save(r, request.results_dir)
-                                                                          for r in done],
-                               state_dir=store.states_dir(request.results_dir))
-            trained += todo
-        if busy and not held:
+        stacks = [[pending[i] for i in indices] for indices in training.stacks(pending, request.max_stack)]
+        busy = []
+        for n, stack in enumerate(stacks):
+            label = f"{desc} [{n + 1}/{len(stacks)}]" if len(stacks) > 1 else desc
+            with claimed(stack, request) as (held, taken):
+                todo = [c for c in held if (request.force and store.file_name(c) not in waited)
+                        or not store.usable(c, request.results_dir, published=not request.local)]
+                if todo:
+                    training.train(todo, device=request.device, desc=label, progress=request.progress,
+                                   position=position, max_stack=request.max_stack,
+                                   on_stack=lambda done: [store.save(r, request.results_dir) for r in done],
+                                   state_dir=store.states_dir(request.results_dir))
+                trained += todo
+            busy += taken
+        if len(busy) == len(pending):  # every model is another's: wait for one, then look again
             wait_for(busy[0], request)
             waited.add(store.file_name(busy[0]))
         pending = busy

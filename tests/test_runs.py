@@ -409,3 +409,23 @@ def test_the_gpu_run_trains_within_its_budget_and_import_takes_it_back(tmp_path,
         published = store.read_published(store.published_path(m.config), m.config)
         ours = store.read(store.model_path(m.config, results), m.config)
         assert torch.equal(published.W1, ours.W1) and torch.equal(published.loss, ours.loss)
+
+
+def test_a_command_claims_each_stack_as_it_starts_it(tmp_path, monkeypatch):
+    """So a second command over the same batches (another process, another machine on the same
+    store) takes the stacks this one has not started, rather than waiting for the whole command."""
+    r = request(tmp_path, ("B1",), max_stack=1)
+    names = [store.file_name(m.config) for m in r.models()]
+    others_free = []
+    train_stack = training.train_stack
+
+    def spy(configs, *a, **k):
+        other = next(m.config for m in r.models() if store.file_name(m.config) != store.file_name(configs[0]))
+        with runs.claimed([other], r) as (held, busy):
+            others_free.append(held == [other])
+        return train_stack(configs, *a, **k)
+
+    monkeypatch.setattr(training, "train_stack", spy)
+    trained = runs.train(r).trained
+    assert sorted(store.file_name(c) for c in trained) == sorted(names)
+    assert others_free == [True, True]
