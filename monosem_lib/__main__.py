@@ -5,7 +5,7 @@
     python -m monosem_lib train all [--seed 0,1,2] [--jobs 2]
     python -m monosem_lib train LR1 LR2 --seed 1,2
     python -m monosem_lib train LR1 LR3 --preset paper --only lr=0.003,0.01,0.03 --publish
-    python -m monosem_lib plan all --preset paper [--json]       # the units of work, longest first
+    python -m monosem_lib plan all --preset paper [--json]       # the units of work, longest first; saved stacks
     python -m monosem_lib train all --preset paper --shard 3/31  # one share of the plan (or --shard auto)
     python -m monosem_lib train all --preset paper --gpus 4      # one worker a GPU
     python -m monosem_lib train all --preset paper --executor slurm --slurm-partition gpu --publish
@@ -18,6 +18,7 @@
     python -m monosem_lib execute all
 """
 import argparse
+import collections
 import dataclasses
 import json
 import os
@@ -86,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--array-parallelism", type=int, default=256, help="Slurm tasks running at once (default 256)")
     common(train)
     train.set_defaults(run=cmd_train)
-    plan = sub.add_parser("plan", help="the units of work `train` would run, longest first")
+    plan = sub.add_parser("plan", help="the units of work `train` would run, longest first, and the stacks "
+                                       "saved midway (how far each got)")
     selection(plan, "plan only these models of each sweep (repeatable)")
     plan.add_argument("--precision", default=None, choices=PRECISIONS, help="as for train")
     plan.add_argument("--shards", type=int, default=None, help="also show how N shards split the plan")
@@ -255,9 +257,10 @@ def cmd_plan(args) -> int:
     rows = [{"unit": n, "shard": share[id(u)], "name": u.name, "models": [m.label for m in u.models],
              "files": [store.file_name(m.config) for m in u.models], "flops": u.flops(),
              "seconds": round(u.seconds(device), 1)} for n, u in enumerate(units)]
+    states = training.saved_states(store.states_dir(args.results_dir))
     if args.json:
         print(json.dumps({"preset": args.preset, "device": device, "speed": speed.name, "shards": shards,
-                          "units": rows}, indent=1))
+                          "units": rows, "saved_stacks": [state_row(s, request) for s in states]}, indent=1))
         return 0
     print(f"{'unit':>4} {'shard':>5} {'models':>6} {'FLOP':>9} {'est. s':>8}  what")
     for r in rows:
@@ -267,7 +270,27 @@ def cmd_plan(args) -> int:
     print(f"\n{len(rows)} units, {sum(len(r['models']) for r in rows)} models, {sum(r['flops'] for r in rows):.2e} "
           f"FLOP; estimated on {speed.name}: {duration(total)} in one process, the longest unit {duration(longest)}"
           + (f" (with --jobs 2, about {duration(total / 2)})" if device == "cpu" else ""))
+    if states:
+        print(f"\nsaved stacks in {store.states_dir(args.results_dir)} (`train` resumes each where it was saved):")
+    for s in states:
+        r = state_row(s, request)
+        print(f"  {r['file']}: " + (f"unreadable ({r['error']}); `train` starts it afresh" if "error" in r else
+                                   f"{r['models']} models ({r['batches']}), step {r['step']} of {r['steps']}, "
+                                   f"saved {duration(time.time() - r['saved'])} ago"))
     return 0
+
+
+def state_row(state, request: runs.Request) -> dict:
+    """A saved stack for `plan`: which batches of the plan's preset and seeds its models are (a
+    state of another preset's or seed's models says so)."""
+    if isinstance(state, tuple):
+        return {"file": state[0].name, "error": state[1]}
+    batch_of = {json.dumps(c.to_dict(), sort_keys=True): name for name in batches.BATCHES for seed in request.seeds
+                for c in batches.configs(name, request.preset, seed)}
+    counts = collections.Counter(batch_of.get(json.dumps(c, sort_keys=True), f"not of {request.preset}, seed "
+                                              f"{','.join(map(str, request.seeds))}") for c in state.configs)
+    return {"file": state.path.name, "models": len(state.configs), "step": state.step, "steps": state.steps,
+            "saved": state.saved, "batches": ", ".join(f"{b} ×{n}" for b, n in counts.items())}
 
 
 def duration(seconds: float) -> str:

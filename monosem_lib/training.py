@@ -276,6 +276,30 @@ SAVE_EVERY = 300.0  # seconds between saved states of a stack: at most this much
 
 
 @dataclasses.dataclass
+class SavedState:
+    """A stack's state as `train` left it: what it trains, how far it got, when it was saved."""
+    path: Path
+    configs: list       # the stack's configs, as ModelConfig.to_dict()
+    step: int
+    steps: int
+    saved: float        # the file's time (seconds since the epoch)
+
+
+def saved_states(directory: Path) -> list[SavedState | tuple[Path, str]]:
+    """The stacks saved in a store's states folder, each read lazily (mmap: no weights are read); a
+    state that cannot be read comes back as (path, why): `train` starts that stack afresh."""
+    found = []
+    for path in sorted(Path(directory).glob("stack-*.pt")):
+        try:
+            state = torch.load(path, mmap=True, weights_only=True)
+            found.append(SavedState(path, state["configs"], state["step"], state["configs"][0]["steps"],
+                                    path.stat().st_mtime))
+        except Exception as error:  # a listing must not fail on the state it is asked about
+            found.append((path, str(error).splitlines()[0]))
+    return found
+
+
+@dataclasses.dataclass
 class Saving:
     """A stack's saved state, written atomically every `every` seconds of training."""
     path: Path

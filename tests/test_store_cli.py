@@ -382,3 +382,20 @@ def test_the_default_book_needs_no_training():
     missing = [f"{name} {c.stream}" for name in batches.BATCHES for c in batches.configs(name, batches.DEFAULT_PRESET)
                if not store.published_path(c).exists()]
     assert not missing, f"{batches.DEFAULT_PRESET}-preset models not published: {missing}"
+
+
+def test_plan_lists_the_saved_stacks_and_what_they_train(tmp_path):
+    """A long run's progress survives a stop in its saved state: `plan` says which batches each saved
+    stack trains and how far it got, and names a state it cannot read rather than failing."""
+    states = store.states_dir(tmp_path)
+    states.mkdir(parents=True)
+    b1 = batches.configs("B1", "smoke")
+    torch.save({"configs": [c.to_dict() for c in b1] + [batches.configs("B2", "quick")[0].to_dict()], "step": 100},
+               states / "stack-a.pt")
+    (states / "stack-b.pt").write_bytes(b"not a state")
+    out = cli("plan", "B1", "--preset", "smoke", "--results-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert f"stack-a.pt: {len(b1) + 1} models (B1 ×{len(b1)}, not of smoke, seed 0 ×1), step 100 of {b1[0].steps}" in out.stdout
+    assert "stack-b.pt: unreadable (" in out.stdout and "`train` starts it afresh" in out.stdout
+    saved = json.loads(cli("plan", "B1", "--preset", "smoke", "--json", "--results-dir", str(tmp_path)).stdout)["saved_stacks"]
+    assert [s["file"] for s in saved] == ["stack-a.pt", "stack-b.pt"] and saved[0]["step"] == 100
