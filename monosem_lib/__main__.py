@@ -257,10 +257,11 @@ def cmd_plan(args) -> int:
     rows = [{"unit": n, "shard": share[id(u)], "name": u.name, "models": [m.label for m in u.models],
              "files": [store.file_name(m.config) for m in u.models], "flops": u.flops(),
              "seconds": round(u.seconds(device), 1)} for n, u in enumerate(units)]
-    states = training.saved_states(store.states_dir(args.results_dir))
+    batches_by_config = batch_of(request)
+    states = [state_row(s, request, batches_by_config) for s in training.saved_states(store.states_dir(args.results_dir))]
     if args.json:
         print(json.dumps({"preset": args.preset, "device": device, "speed": speed.name, "shards": shards,
-                          "units": rows, "saved_stacks": [state_row(s, request) for s in states]}, indent=1))
+                          "units": rows, "saved_stacks": states}, indent=1))
         return 0
     print(f"{'unit':>4} {'shard':>5} {'models':>6} {'FLOP':>9} {'est. s':>8}  what")
     for r in rows:
@@ -272,21 +273,24 @@ def cmd_plan(args) -> int:
           + (f" (with --jobs 2, about {duration(total / 2)})" if device == "cpu" else ""))
     if states:
         print(f"\nsaved stacks in {store.states_dir(args.results_dir)} (`train` resumes each where it was saved):")
-    for s in states:
-        r = state_row(s, request)
+    for r in states:
         print(f"  {r['file']}: " + (f"unreadable ({r['error']}); `train` starts it afresh" if "error" in r else
                                    f"{r['models']} models ({r['batches']}), step {r['step']} of {r['steps']}, "
                                    f"saved {duration(time.time() - r['saved'])} ago"))
     return 0
 
 
-def state_row(state, request: runs.Request) -> dict:
+def batch_of(request: runs.Request) -> dict:
+    """Each model of the request's preset and seeds, by its config (as JSON), to its batch."""
+    return {json.dumps(c.to_dict(), sort_keys=True): name for name in batches.BATCHES for seed in request.seeds
+            for c in batches.configs(name, request.preset, seed)}
+
+
+def state_row(state, request: runs.Request, batch_of: dict) -> dict:
     """A saved stack for `plan`: which batches of the plan's preset and seeds its models are (a
     state of another preset's or seed's models says so)."""
     if isinstance(state, tuple):
         return {"file": state[0].name, "error": state[1]}
-    batch_of = {json.dumps(c.to_dict(), sort_keys=True): name for name in batches.BATCHES for seed in request.seeds
-                for c in batches.configs(name, request.preset, seed)}
     counts = collections.Counter(batch_of.get(json.dumps(c, sort_keys=True), f"not of {request.preset}, seed "
                                               f"{','.join(map(str, request.seeds))}") for c in state.configs)
     return {"file": state.path.name, "models": len(state.configs), "step": state.step, "steps": state.steps,
