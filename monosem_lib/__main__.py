@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from . import batches, chapters, metrics, runs, store, training
-from .config import PRECISIONS, ConfigError
+from .config import PRECISIONS, ConfigError, ModelConfig
 
 
 def main(argv=None) -> int:
@@ -258,7 +258,7 @@ def cmd_plan(args) -> int:
              "files": [store.file_name(m.config) for m in u.models], "flops": u.flops(),
              "seconds": round(u.seconds(device), 1)} for n, u in enumerate(units)]
     batches_by_config = batch_of(request)
-    states = [state_row(s, request, batches_by_config) for s in training.saved_states(store.states_dir(args.results_dir))]
+    states = [state_row(s, request, batches_by_config, speed) for s in training.saved_states(store.states_dir(args.results_dir))]
     if args.json:
         print(json.dumps({"preset": args.preset, "device": device, "speed": speed.name, "shards": shards,
                           "units": rows, "saved_stacks": states}, indent=1))
@@ -276,7 +276,9 @@ def cmd_plan(args) -> int:
     for r in states:
         print(f"  {r['file']}: " + (f"unreadable ({r['error']}); `train` starts it afresh" if "error" in r else
                                    f"{r['models']} models ({r['batches']}), step {r['step']} of {r['steps']}, "
-                                   f"saved {duration(time.time() - r['saved'])} ago"))
+                                   f"saved {duration(time.time() - r['saved'])} ago, "
+                                   + (f"about {duration(r['seconds_left'])} left" if r["seconds_left"] is not None
+                                      else "time left unknown")))
     return 0
 
 
@@ -286,15 +288,26 @@ def batch_of(request: runs.Request) -> dict:
             for c in batches.configs(name, request.preset, seed)}
 
 
-def state_row(state, request: runs.Request, batch_of: dict) -> dict:
+def state_row(state, request: runs.Request, batch_of: dict, speed: runs.Speed) -> dict:
     """A saved stack for `plan`: which batches of the plan's preset and seeds its models are (a
-    state of another preset's or seed's models says so)."""
+    state of another preset's or seed's models says so), and its remaining steps' estimated time."""
     if isinstance(state, tuple):
         return {"file": state[0].name, "error": state[1]}
     counts = collections.Counter(batch_of.get(json.dumps(c, sort_keys=True), f"not of {request.preset}, seed "
                                               f"{','.join(map(str, request.seeds))}") for c in state.configs)
     return {"file": state.path.name, "models": len(state.configs), "step": state.step, "steps": state.steps,
-            "saved": state.saved, "batches": ", ".join(f"{b} ×{n}" for b, n in counts.items())}
+            "saved": state.saved, "batches": ", ".join(f"{b} ×{n}" for b, n in counts.items()),
+            "seconds_left": seconds_left(state, speed)}
+
+
+def seconds_left(state, speed: runs.Speed) -> float | None:
+    """The estimated time of a saved stack's remaining steps (None for configs this code cannot
+    build: a state written by another version of it)."""
+    try:
+        configs = [ModelConfig(**c) for c in state.configs]
+    except (TypeError, ConfigError):
+        return None
+    return round(speed.seconds(configs) * (state.steps - state.step) / state.steps, 1)
 
 
 def duration(seconds: float) -> str:

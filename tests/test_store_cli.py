@@ -399,3 +399,18 @@ def test_plan_lists_the_saved_stacks_and_what_they_train(tmp_path):
     assert "stack-b.pt: unreadable (" in out.stdout and "`train` starts it afresh" in out.stdout
     saved = json.loads(cli("plan", "B1", "--preset", "smoke", "--json", "--results-dir", str(tmp_path)).stdout)["saved_stacks"]
     assert [s["file"] for s in saved] == ["stack-a.pt", "stack-b.pt"] and saved[0]["step"] == 100
+    whole = runs.SPEEDS["cpu"].seconds(b1 + [batches.configs("B2", "quick")[0]])
+    assert 0 < saved[0]["seconds_left"] < whole and saved[0]["seconds_left"] == pytest.approx(
+        whole * (b1[0].steps - 100) / b1[0].steps, abs=0.1)
+
+
+def test_plan_names_a_saved_stack_it_cannot_estimate(tmp_path):
+    """A state written by another version of the code (a config field this one lacks) is listed, its
+    time left unknown, rather than failing the listing."""
+    states = store.states_dir(tmp_path)
+    states.mkdir(parents=True)
+    torch.save({"configs": [dict(batches.configs("B1", "smoke")[0].to_dict(), retired_field=1)], "step": 5},
+               states / "stack-c.pt")
+    out = cli("plan", "B1", "--preset", "smoke", "--results-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "stack-c.pt: 1 models (not of smoke, seed 0 ×1), step 5 of" in out.stdout and "time left unknown" in out.stdout
