@@ -323,7 +323,7 @@ def gelu_minimum() -> float:
 def gelu_peaks(models) -> dict:
     """G1 per lr: the offset where mono / N peaks (the most negative one on a tie; nan if no model
     has a mono neuron), the peak value, the highest mono / N of the offsets at least 1 away from the
-    peak (a sharp peak has no rival there), and how many other offsets tie with the peak."""
+    peak (a sharp peak has no rival there), and the other offsets that tie with the peak."""
     by_lr = {}
     for m in models:
         by_lr.setdefault(m.config.lr, []).append(m)
@@ -334,7 +334,7 @@ def gelu_peaks(models) -> dict:
         far = [y for x, y in points if abs(x - peak_offset) >= 1]
         out[lr] = {"offset": peak_offset if peak > 0 else float("nan"), "peak": peak,
                    "far": max(far) if far else float("nan"),
-                   "tied": sum(y == peak for _, y in points) - 1}
+                   "ties": tuple(x for x, y in points if y == peak and x != peak_offset)}
     return out
 
 
@@ -351,12 +351,15 @@ def gather_5(load: Loader) -> Claim5:
 
 
 def judge_5(s: Claim5) -> list[Check]:
+    """A peak tied with an offset outside the window is not located at ≈ -1."""
+    in_window = lambda x: PEAK_WINDOW[0] <= x <= PEAK_WINDOW[1]
     checks = []
     for lr, p in s.peaks.items():
         checks += [
             Check(f"lr {lr:g}: offset of the peak in mono / N", f"≈ -1 (GeLU minimum {gelu_minimum():.2f}, Fig. 13)",
-                  p["offset"], f"{PEAK_WINDOW[0]:g} – {PEAK_WINDOW[1]:g}",
-                  _nan_safe(lambda x: PEAK_WINDOW[0] <= x <= PEAK_WINDOW[1], p["offset"]), "{:+.2f}"),
+                  p["offset"], f"{PEAK_WINDOW[0]:g} – {PEAK_WINDOW[1]:g}, every tie too",
+                  _nan_safe(in_window, p["offset"]) and all(map(in_window, p["ties"])), "{:+.2f}",
+                  detail=f"tied with {', '.join(f'{x:+g}' for x in p['ties'])}" if p["ties"] else ""),
             Check(f"lr {lr:g}: highest mono / N ≥ 1 away from the peak", "much lower (sharp peak)", p["far"],
                   "≤ half the peak", p["peak"] > 0 and _nan_safe(lambda x: x <= 0.5 * p["peak"], p["far"]),
                   detail=f"{p['peak']:.3f} at the peak")]

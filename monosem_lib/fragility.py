@@ -74,10 +74,18 @@ def at_setting(rows: list[Row], protocol: str, where: str) -> Cell | None:
 
 
 def table(rows: list[Row]) -> dict:
-    """{place: {protocol: Cell}} for the verdict batches, places in the chapter's order."""
+    """{place: {protocol: Cell}} for the verdict batches, places in the chapter's order. A place whose
+    every model is an earlier place's is left out, so that no model is judged or counted twice: XLS
+    where XL already trains as long as LR3 holds XL's slowest-lr configs, the same stored files."""
     order = sorted({(list(SETTINGS).index(r.batch), r.setting) for r in rows if r.batch in SETTINGS})
+    seen, places = set(), []
+    for _, place in order:
+        models = {r.model.config for r in rows if r.setting == place}
+        if not models <= seen:
+            places.append(place)
+        seen |= models
     return {place: {p: cell for p in PROTOCOLS if (cell := at_setting(rows, p, place)) is not None}
-            for _, place in order}
+            for place in places}
 
 
 def paper_config(batch: str, lr: float, preset: str):
@@ -163,9 +171,11 @@ def counterpart(batch: str, lr: float, preset: str, sweep) -> Counterpart | None
 
 def compared_places(preset: str) -> list[str]:
     """The places where a remedy is held against Table 1's own models, from the batch definitions: the
-    decoder at each learning rate of the preset (XLS where it trains that lr as long as LR3: XLS stands
-    for XL there) and the abs task (XA)."""
-    long = {c.lr: setting("XLS", c) for c in batches.configs("XLS", preset)}
+    decoder at each learning rate of the preset (XLS where it trains that lr longer than XL, as long as
+    LR3: XLS stands for XL there; where XL already trains as long, XLS's models are XL's and table()
+    keeps XL's place) and the abs task (XA)."""
+    xl = batches.configs("XL", preset)
+    long = {c.lr: setting("XLS", c) for c in batches.configs("XLS", preset) if c not in xl}
     lrs = sorted({c.lr: setting("XL", c) for c in batches.configs("XL", preset)}.items())
     return [long.get(lr, place) for lr, place in lrs] + ["XA"]
 

@@ -127,12 +127,14 @@ def test_claim_4_has_no_drop_row_for_a_batch_with_nothing_below_the_scale():
 
 # ---------------------------------------------------------------- claim 5
 
-def claim5(offset=-1.0, peak=0.9, far=0.1):
-    return claims.Claim5({0.01: {"offset": offset, "peak": peak, "far": far, "tied": 0}})
+def claim5(offset=-1.0, peak=0.9, far=0.1, ties=()):
+    return claims.Claim5({0.01: {"offset": offset, "peak": peak, "far": far, "ties": ties}})
 
 
 def test_claim_5():
     assert verdict(5, claim5()) == REPRODUCED
+    assert verdict(5, claim5(ties=(-0.75,))) == REPRODUCED              # a tie inside the window
+    assert verdict(5, claim5(offset=-0.5, ties=(1.0,))) == PARTLY       # a tie far off: not located at -1
     assert verdict(5, claim5(offset=0.0)) == PARTLY
     assert verdict(5, claim5(far=0.8)) == PARTLY
     assert verdict(5, claim5(offset=math.nan, peak=0.0, far=0.0)) == NOT

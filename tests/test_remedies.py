@@ -1,6 +1,7 @@
 """The three remedies for the fragile bias decay (remedies.py): each does what its equation says,
 a zero strength is exactly the paper's protocol, and stacked runs equal single ones."""
 import dataclasses
+import types
 
 import pytest
 import torch
@@ -125,7 +126,9 @@ def test_the_beyond_batches_hold_each_remedy_at_its_one_setting():
 
 
 def fake_row(batch, where, protocol, strength, mono, loss, seed=0):
-    return fragility.Row(batch, seed, where, protocol, strength, mono, loss, model=None)
+    # A stand-in model: table() tells models apart by config, here one per place, protocol, strength, seed.
+    model = types.SimpleNamespace(config=(where, protocol, strength, seed))
+    return fragility.Row(batch, seed, where, protocol, strength, mono, loss, model)
 
 
 def test_the_verdict_table_averages_seeds_and_takes_d1s_decay_as_the_papers_on_abs():
@@ -160,9 +163,25 @@ def test_the_places_compared_with_table_1_are_every_lr_with_xls_for_xl_where_it_
     assert xls == {min(batches.PRESETS["smoke"].lrs)}
     assert fragility.compared_places("smoke") == [f"XLS lr {min(xls):g}"] + \
         [f"XL lr {lr:g}" for lr in sorted(batches.PRESETS["smoke"].lrs) if lr not in xls] + ["XA"]
-    for preset in ("quick", "half", "paper"):
-        places = fragility.compared_places(preset)
-        assert len(places) == len(batches.PRESETS[preset].lrs) + 1 and places[0].startswith("XLS lr ")
+    for preset in batches.PRESETS:
+        places, lengths = fragility.compared_places(preset), fragility.lengths(preset)
+        longer = lengths["XLS"][0] > lengths["XL"][0]          # quick, smoke; at half and paper XLS is XL
+        assert len(places) == len(batches.PRESETS[preset].lrs) + 1
+        assert places[0] == f"{'XLS' if longer else 'XL'} lr {min(batches.PRESETS[preset].lrs):g}"
+        xl = batches.configs("XL", preset)
+        assert all(c in xl for c in batches.configs("XLS", preset)) == (not longer), preset
+
+
+def test_a_place_whose_models_are_an_earlier_places_is_judged_and_counted_once():
+    xl = [fake_row("XL", "XL lr 0.003", "paper", 0.03, 0.5, 1.0),
+          fake_row("XL", "XL lr 0.003", "silent", 0.3, 0.4, 1.0)]
+    xl_long = [fake_row("XLS", "XLS lr 0.003", r.protocol, r.strength, 0.6, 1.0) for r in xl]   # trained longer
+    xl_again = [dataclasses.replace(r, batch="XLS", setting="XLS lr 0.003") for r in xl]       # XL's models again
+    assert list(fragility.table(xl + xl_long)) == ["XL lr 0.003", "XLS lr 0.003"]
+    grid = fragility.table(xl + xl_again)
+    assert list(grid) == ["XL lr 0.003"]
+    silent = fragility.verdicts(grid, {}, ["XL lr 0.003"])["silent"]
+    assert silent["vs_paper"] == [("XL lr 0.003", False)]                  # one model, one tally
 
 
 def test_a_remedy_as_good_as_table_1_at_every_compared_place_holds_everywhere():
