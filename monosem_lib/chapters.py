@@ -1,7 +1,9 @@
 """The book's chapters: which notebook replicates which section, for which batches, and how to
 execute one with papermill into `executed/` (the pages Jupyter Book renders)."""
 import dataclasses
+import json
 import os
+import re
 from pathlib import Path
 
 from . import batches
@@ -131,7 +133,7 @@ def execute(section: str, batch: str | None, preset: str, seed: int = 0, results
             finally:
                 if kernel.is_alive():  # papermill leaves a kernel it was given running
                     kernel.shutdown_kernel(now=True)
-            fold_injected_parameters(running)
+            tidy_page(running)
             if len(chapter.batches) > 1:
                 title_page(running, name)
             os.replace(running, out)
@@ -201,18 +203,56 @@ def title_page(path: Path, batch: str) -> None:
     nbformat.write(nb, path)
 
 
-def fold_injected_parameters(path: Path) -> None:
+def tidy_page(path: Path) -> None:
     """Fold papermill's injected-parameters cell away in the book, like the parameters cell, and
-    number the cells: jupytext and papermill give them random ids, which would make every
-    re-execution of a page (and of the nbval references) differ from the last in each cell."""
+    make a re-execution with the same outputs the same file: number the cells (jupytext and
+    papermill give them random ids, ipywidgets its models), and drop the run's clock times and
+    papermill's copy of the source notebook, keeping the parameters the page ran with."""
     import nbformat
     nb = nbformat.read(path, as_version=4)
+    nb.metadata["papermill"] = {"parameters": nb.metadata.get("papermill", {}).get("parameters", {})}
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i}"
+        for volatile in ("execution", "papermill"):
+            cell.metadata.pop(volatile, None)
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "hide-cell" not in tags:
             tags.append("hide-cell")
-    nbformat.write(nb, path)
+    Path(path).write_text(stable_widget_ids(nb), encoding="utf-8")
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def stable_widget_ids(nb) -> str:
+    """The notebook as JSON text with its widget models renamed 0, 1, 2, … (32 hex digits, as
+    ipywidgets' random ids): in the order the outputs show them, then each model's references in
+    the order its sorted state names them; the models nothing reaches come last, ordered by their
+    states as renamed so far."""
+    import nbformat
+    text = nbformat.writes(nb)
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    if not state:
+        return text
+    roots = [o["data"][WIDGET_VIEW]["model_id"] for c in nb.cells for o in c.get("outputs", [])
+             if WIDGET_VIEW in o.get("data", {})]
+    order: dict[str, None] = {}
+    queue = [m for m in roots if m in state]
+    while queue:
+        model = queue.pop(0)
+        if model not in order:
+            order[model] = None
+            queue += [m for m in re.findall(r"IPY_MODEL_([0-9a-f]{32})", json.dumps(state[model], sort_keys=True))
+                      if m in state]
+    names = {model: f"{n:032x}" for n, model in enumerate(order)}
+    renamed = lambda m: re.sub(r"[0-9a-f]{32}", lambda x: names.get(x.group(), x.group()),
+                               json.dumps(state[m], sort_keys=True))
+    rest = sorted(set(state) - set(order), key=renamed)   # e.g. jslink's links: they reach models, none reach them
+    names |= {model: f"{n:032x}" for n, model in enumerate(rest, len(order))}
+    for model, name in names.items():
+        text = text.replace(model, name)
+    return nbformat.writes(nbformat.reads(text, as_version=4))  # the state's keys sorted by their new ids
 
 
 def table(header, rows):

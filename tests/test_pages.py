@@ -1,5 +1,8 @@
 """What the pages are built from (issue 17): titles that name their batch, tables, the traces'
 colour scale, the explorer's image width, the opening verdict table. No training."""
+import json
+import uuid
+
 import nbformat
 
 from monosem_lib import chapters, claims, explorer, plots
@@ -68,15 +71,45 @@ def test_every_banner_says_what_its_preset_runs():
     assert "1048576 steps" in chapters.banner("half", 0, "E1").data
 
 
-def test_an_executed_page_has_numbered_cells_and_a_folded_injected_cell(tmp_path):
-    """Re-executing a page must not change every cell's id (the nbval references are in git)."""
+def test_an_executed_page_has_numbered_cells_no_clock_times_and_a_folded_injected_cell(tmp_path):
+    """Re-executing a page with the same outputs must give the same file (the nbval references are in
+    git): stable cell ids, no clock times, the parameters kept."""
+    clock = {"execution": {"iopub.execute_input": "2026-11-30T14:07:13Z"},
+             "papermill": {"duration": 1.5, "start_time": "2026-11-30T14:07:13Z"}}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"),
                                          nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["injected-parameters"]}),
-                                         nbformat.v4.new_code_cell("x")])
+                                         nbformat.v4.new_code_cell("x", metadata=dict(clock))],
+                                  metadata={"papermill": {"parameters": {"preset": "half"}, "duration": 4.8,
+                                                          "input_path": {"cells": []}}})
     path = tmp_path / "page.ipynb"
     nbformat.write(nb, path)
-    chapters.fold_injected_parameters(path)
+    chapters.tidy_page(path)
     folded = nbformat.read(path, as_version=4)
+    assert folded.metadata.papermill == {"parameters": {"preset": "half"}}
+    assert not set(clock) & set(folded.cells[2].metadata)
     assert [c.id for c in folded.cells] == ["cell-0", "cell-1", "cell-2"]
     assert folded.cells[1].metadata.tags == ["injected-parameters", "hide-cell"]
     assert "tags" not in folded.cells[2].metadata or folded.cells[2].metadata.tags == []
+
+
+def widget_page(ids: list[str]):
+    """A page with one widget output (ids[0]) whose state references ids[1], which references ids[2];
+    ids[3] and ids[4] reference those but are referenced by none."""
+    state = {ids[0]: {"state": {"children": [f"IPY_MODEL_{ids[1]}"]}},
+             ids[1]: {"state": {"layout": f"IPY_MODEL_{ids[2]}"}}, ids[2]: {"state": {"width": "1px"}},
+             ids[3]: {"state": {"source": f"IPY_MODEL_{ids[2]}"}},    # links: nothing refers to them
+             ids[4]: {"state": {"source": f"IPY_MODEL_{ids[1]}"}}}
+    view = nbformat.v4.new_output("display_data", data={chapters.WIDGET_VIEW: {"model_id": ids[0]}})
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("w", outputs=[view], id="cell-0")],
+                                    metadata={"widgets": {chapters.WIDGET_STATE: {"state": state}}})
+
+
+def test_widget_models_get_the_same_ids_on_every_execution():
+    """ipywidgets names its models at random; two executions of the same page must give one file."""
+    first = chapters.stable_widget_ids(widget_page([uuid.uuid4().hex for _ in range(5)]))
+    again = chapters.stable_widget_ids(widget_page([uuid.uuid4().hex for _ in range(5)]))
+    assert first == again
+    state = json.loads(first)["metadata"]["widgets"][chapters.WIDGET_STATE]["state"]
+    assert state[f"{0:032x}"]["state"]["children"] == [f"IPY_MODEL_{1:032x}"]
+    assert state[f"{1:032x}"]["state"]["layout"] == f"IPY_MODEL_{2:032x}"
+    assert state[f"{3:032x}"]["state"]["source"] == f"IPY_MODEL_{1:032x}"   # the unreached, by renamed state
