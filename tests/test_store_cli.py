@@ -214,7 +214,7 @@ def test_format_2_batch_files_are_split_into_models(tmp_path, trained):
     (["execute", "4.1.1", "--preset", "huge"], "unknown preset 'huge'"),
     (["train", "LR1", "--jobs", "0"], "--jobs must be ≥ 1, got 0"),
     (["train", "LR1", "--seed", "0,x"], "is not a seed or a comma-separated list"),
-    (["train", "LR1", "--only", "lr=0.5"], "no model of LR1 at preset 'quick' matches lr in [0.5]; its values: lr = 0.003, 0.01"),
+    (["train", "LR1", "--preset", "quick", "--only", "lr=0.5"], "no model of LR1 at preset 'quick' matches lr in [0.5]; its values: lr = 0.003, 0.01"),
     (["train", "LR1", "--only", "colour=1"], "--only takes FIELD=V1,V2,… with FIELD one of n, d, k, eps"),
     (["train", "LR1", "--precision", "fp8"], "invalid choice: 'fp8' (choose from 'fp32', 'tf32')"),
     (["import", "/nonexistent.pt", "--device-name", "x", "--torch-version", "2", "--precision", "tf32",
