@@ -346,12 +346,26 @@ def where_to_train(args) -> tuple[str, runs.Slurm | None]:
                             1 if device == "cuda" else 0)
 
 
+def announce(request: runs.Request, todo: list, share: list) -> None:
+    """Before a long run: what it trains and about how long it takes, and that a stop loses little."""
+    if not todo:
+        return
+    models = sum(len(u.models) for u in todo)
+    print(f"to train: {models} of the {sum(len(u.models) for u in share)} models asked for, in {len(todo)} unit(s); "
+          f"about {duration(runs.estimate(request, todo))} on {runs.SPEEDS[request.device].name} with "
+          f"{min(request.jobs, len(todo))} job(s), less what saved stacks already did (`plan` lists them). Every "
+          f"stack saves its state every {training.SAVE_EVERY:.0f} s: stop it at will; the same command resumes it.",
+          flush=True)  # before the progress bars, which go to stderr
+
+
 def cmd_train(args) -> int:
     device, slurm = where_to_train(args)
     request = request_of(args, device)
     start = time.perf_counter()
     store.migrate(args.results_dir)
     share = share_of(args, request)
+    if slurm is None:
+        announce(request, runs.pending(request, share), share)
     outcome = runs.train(request, share) if slurm is None else on_slurm(slurm, request, share)
     trained = {store.file_name(c) for c in outcome.trained}
     models = [m for u in share for m in u.models]

@@ -357,8 +357,7 @@ def train(request: Request, share: list[Unit] | None = None) -> Outcome:
     machine: in this process with one job, else in `jobs` worker processes, a unit at a time."""
     store.ensure_writable(store.models_dir(request.results_dir))
     start = time.perf_counter()
-    share = plan(request) if share is None else share
-    todo = [u for u in share if request.force or not all(present(c, request) for c in u.configs)]
+    todo = pending(request, plan(request) if share is None else share)
     if request.jobs > 1 and len(todo) > 1:
         return Outcome(_in_processes(request, todo), seconds=time.perf_counter() - start)
     configs = [c for u in todo for c in u.configs]
@@ -367,6 +366,18 @@ def train(request: Request, share: list[Unit] | None = None) -> Outcome:
     except (KeyboardInterrupt, Terminated) as stop:
         raise stopped(stop, todo, request) from None
     return Outcome(trained, seconds=time.perf_counter() - start)
+
+
+def pending(request: Request, share: list[Unit]) -> list[Unit]:
+    """The units of `share` that have a model to train: one the store lacks, or any with --force."""
+    return [u for u in share if request.force or not all(present(c, request) for c in u.configs)]
+
+
+def estimate(request: Request, todo: list[Unit]) -> float:
+    """Estimated wall seconds of `todo` on this machine: its units spread over the jobs (the longest
+    unit bounds it), as measured for the device (SPEEDS); saved states are not counted."""
+    seconds = [u.seconds(request.device) for u in todo]
+    return max(sum(seconds) / min(request.jobs, max(1, len(todo))), max(seconds, default=0.0))
 
 
 def stopped(stop: BaseException, units: list[Unit], request: Request) -> "Stopped":

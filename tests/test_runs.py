@@ -1,6 +1,7 @@
 """Training runs (monosem_lib/runs.py): the plan, shards, the budget, per-model locks, executors
 (submitit's local and debug executors, a mocked Slurm job array), and signals. Smoke preset only."""
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -429,3 +430,12 @@ def test_a_command_claims_each_stack_as_it_starts_it(tmp_path, monkeypatch):
     trained = runs.train(r).trained
     assert sorted(store.file_name(c) for c in trained) == sorted(names)
     assert others_free == [True, True]
+
+
+def test_the_estimate_spreads_units_over_the_jobs_and_is_bounded_by_the_longest():
+    request = runs.Request(("LR1", "RP1", "B1"), "quick", (0,), jobs=2)
+    units = runs.plan(request)
+    seconds = [u.seconds("cpu") for u in units]
+    assert runs.estimate(request, units) == pytest.approx(max(sum(seconds) / 2, max(seconds)))
+    assert runs.estimate(dataclasses.replace(request, jobs=1), units) == pytest.approx(sum(seconds))
+    assert runs.estimate(request, []) == 0.0

@@ -248,6 +248,7 @@ def test_cli_train_uses_the_environment_results_dir_and_prints_a_summary(tmp_pat
     out = cli("train", "LR1", "--preset", "smoke", env_dir=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "mono/N" in out.stdout and "lr=0.03" in out.stdout
+    assert "to train: 2 of the 2 models asked for, in 1 unit(s); about" in out.stdout   # said before it starts
     assert len([p for p in (tmp_path / "models").iterdir() if p.name.startswith("seed0-")]) == 2
     assert "nothing to train: all 2 models are in" in cli("train", "LR1", "--preset", "smoke", env_dir=tmp_path).stdout
 
