@@ -270,7 +270,8 @@ def cmd_plan(args) -> int:
     longest = max((r["seconds"] for r in rows), default=0)
     print(f"\n{len(rows)} units, {sum(len(r['models']) for r in rows)} models, {sum(r['flops'] for r in rows):.2e} "
           f"FLOP; estimated on {speed.name}: {duration(total)} in one process, the longest unit {duration(longest)}"
-          + (f" (with --jobs 2, about {duration(total / 2)})" if device == "cpu" else ""))
+          + (f" (with --jobs 2, about {duration(runs.estimate(dataclasses.replace(request, jobs=2), units))})"
+             if device == "cpu" else ""))
     if states:
         print(f"\nsaved stacks in {store.states_dir(args.results_dir)} (`train` resumes each where it was saved):")
     for r in states:
@@ -305,9 +306,9 @@ def seconds_left(state, speed: runs.Speed) -> float | None:
     build: a state written by another version of it)."""
     try:
         configs = [ModelConfig(**c) for c in state.configs]
-    except (TypeError, ConfigError):
+    except (TypeError, ValueError):  # ConfigError is a ValueError
         return None
-    return round(speed.seconds(configs) * (state.steps - state.step) / state.steps, 1)
+    return round(speed.seconds(configs) * (state.steps - state.step) / state.steps, 1) if configs else None
 
 
 def duration(seconds: float) -> str:
@@ -365,7 +366,7 @@ def cmd_train(args) -> int:
     store.migrate(args.results_dir)
     share = share_of(args, request)
     if slurm is None:
-        announce(request, runs.pending(request, share), share)
+        announce(request, runs.missing(request, share), share)
     outcome = runs.train(request, share) if slurm is None else on_slurm(slurm, request, share)
     trained = {store.file_name(c) for c in outcome.trained}
     models = [m for u in share for m in u.models]

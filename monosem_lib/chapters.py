@@ -218,7 +218,7 @@ def tidy_page(path: Path) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "hide-cell" not in tags:
             tags.append("hide-cell")
-    Path(path).write_text(stable_widget_ids(nb), encoding="utf-8")
+    Path(path).write_text(stable_widget_ids(nb) + "\n", encoding="utf-8")  # as nbformat.write ends a file
 
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -250,8 +250,7 @@ def stable_widget_ids(nb) -> str:
                                json.dumps(state[m], sort_keys=True))
     rest = sorted(set(state) - set(order), key=renamed)   # e.g. jslink's links: they reach models, none reach them
     names |= {model: f"{n:032x}" for n, model in enumerate(rest, len(order))}
-    for model, name in names.items():
-        text = text.replace(model, name)
+    text = re.sub(r"[0-9a-f]{32}", lambda x: names.get(x.group(), x.group()), text)  # at once: no rename of a rename
     return nbformat.writes(nbformat.reads(text, as_version=4))  # the state's keys sorted by their new ids
 
 

@@ -327,15 +327,18 @@ def gelu_peaks(models) -> dict:
     by_lr = {}
     for m in models:
         by_lr.setdefault(m.config.lr, []).append(m)
-    out = {}
-    for lr, ms in sorted(by_lr.items()):
-        points = sorted((m.config.offset, metrics.summary(m)["mono_per_feature"]) for m in ms)
-        peak_offset, peak = max(points, key=lambda p: p[1])
-        far = [y for x, y in points if abs(x - peak_offset) >= 1]
-        out[lr] = {"offset": peak_offset if peak > 0 else float("nan"), "peak": peak,
-                   "far": max(far) if far else float("nan"),
-                   "ties": tuple(x for x, y in points if y == peak and x != peak_offset)}
-    return out
+    return {lr: peak_of([(m.config.offset, metrics.summary(m)["mono_per_feature"]) for m in ms])
+            for lr, ms in sorted(by_lr.items())}
+
+
+def peak_of(points) -> dict:
+    """gelu_peaks' entry for one lr from its (offset, mono / N) points; no peak, so no ties, where
+    no model has a mono neuron."""
+    points = sorted(points)
+    peak_offset, peak = max(points, key=lambda p: p[1])
+    far = [y for x, y in points if abs(x - peak_offset) >= 1]
+    return {"offset": peak_offset if peak > 0 else float("nan"), "peak": peak, "far": max(far) if far else float("nan"),
+            "ties": tuple(x for x, y in points if y == peak and x != peak_offset) if peak > 0 else ()}
 
 
 PEAK_WINDOW = (-1.5, -0.5)   # "≈ -1, near the GeLU minimum (-0.75)"

@@ -174,10 +174,15 @@ def compared_places(preset: str) -> list[str]:
     decoder at each learning rate of the preset (XLS where it trains that lr longer than XL, as long as
     LR3: XLS stands for XL there; where XL already trains as long, XLS's models are XL's and table()
     keeps XL's place) and the abs task (XA)."""
-    xl = batches.configs("XL", preset)
-    long = {c.lr: setting("XLS", c) for c in batches.configs("XLS", preset) if c not in xl}
+    long = {} if xls_is_xl(preset) else {c.lr: setting("XLS", c) for c in batches.configs("XLS", preset)}
     lrs = sorted({c.lr: setting("XL", c) for c in batches.configs("XL", preset)}.items())
     return [long.get(lr, place) for lr, place in lrs] + ["XA"]
+
+
+def xls_is_xl(preset: str) -> bool:
+    """Whether XL already trains as long as LR3 at `preset`, so that XLS's models are XL's own (the
+    same configs, the same stored files)."""
+    return set(batches.configs("XLS", preset)) <= set(batches.configs("XL", preset))
 
 
 def lengths(preset: str) -> dict:

@@ -373,6 +373,13 @@ def pending(request: Request, share: list[Unit]) -> list[Unit]:
     return [u for u in share if request.force or not all(present(c, request) for c in u.configs)]
 
 
+def missing(request: Request, share: list[Unit]) -> list[Unit]:
+    """The models of `share` that `train` trains (those the store lacks; all with --force), formed
+    into units as the plan would form them."""
+    models = [m for u in share for m in u.models if request.force or not present(m.config, request)]
+    return units(models, request.device, request.max_stack)
+
+
 def estimate(request: Request, todo: list[Unit]) -> float:
     """Estimated wall seconds of `todo` on this machine: its units spread over the jobs (the longest
     unit bounds it), as measured for the device (SPEEDS); saved states are not counted."""

@@ -131,6 +131,16 @@ def claim5(offset=-1.0, peak=0.9, far=0.1, ties=()):
     return claims.Claim5({0.01: {"offset": offset, "peak": peak, "far": far, "ties": ties}})
 
 
+def test_the_gelu_peak_the_offsets_tied_with_it_and_its_rivals():
+    """The most negative offset wins a tie and the others are named; where no model has a mono
+    neuron there is no peak to tie with."""
+    p = claims.peak_of([(1.0, 0.8), (-1.0, 0.8), (0.0, 0.5), (-2.0, 0.1)])
+    assert p["offset"] == -1.0 and p["ties"] == (1.0,) and p["far"] == 0.8 and p["peak"] == 0.8
+    none = claims.peak_of([(-1.0, 0.0), (0.0, 0.0)])
+    assert math.isnan(none["offset"]) and none["ties"] == ()
+    assert math.isnan(claims.peak_of([(-1.0, 0.9)])["far"])
+
+
 def test_claim_5():
     assert verdict(5, claim5()) == REPRODUCED
     assert verdict(5, claim5(ties=(-0.75,))) == REPRODUCED              # a tie inside the window
