@@ -313,6 +313,7 @@ class Saving:
 
     def restore(self, run: Run) -> None:
         if not self.path.is_file():
+            self.warn_of_others()
             return
         try:
             state = torch.load(self.path, weights_only=True)
@@ -342,6 +343,18 @@ class Saving:
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def warn_of_others(self) -> None:
+        """A stack that starts afresh while another saved state holds some of its models: the command
+        that saved that state formed its stacks otherwise, and only it resumes them."""
+        mine = [c.to_dict() for c in self.configs]
+        for other in saved_states(self.path.parent):
+            shared = [] if isinstance(other, tuple) else [c for c in other.configs if c in mine]
+            if shared:
+                print(f"warning: {len(shared)} of this stack's models are in the saved state {other.path.name} "
+                      f"(step {other.step} of {other.steps}), which this command does not resume: it stacks them "
+                      f"otherwise. The command that saved it (the same batches in the same order, --jobs and "
+                      f"--max-stack) resumes it; this one trains them afresh.")
 
 
 def snapshot(model: StackedModel) -> dict:

@@ -81,3 +81,20 @@ def test_a_corrupt_state_is_set_aside_and_the_stack_starts_afresh(tmp_path, caps
     result = train(configs, progress=False, state_dir=tmp_path)[0]
     assert "starting the stack afresh" in capsys.readouterr().out
     assert torch.equal(result.W1, train(configs, progress=False)[0].W1)
+
+
+def test_a_stack_that_starts_afresh_names_the_saved_state_that_holds_its_models(tmp_path, monkeypatch, capsys):
+    """Another order of the batches stacks the models otherwise: the state saved for the first stacks
+    is not resumed, and the command says which state holds them and what resumes it."""
+    configs = STACKS["decoder"]
+    with monkeypatch.context() as patch:
+        interrupted_at(20, patch)
+        with pytest.raises(Stop):
+            train(configs, progress=False, state_dir=tmp_path)
+    [saved] = tmp_path.glob("stack-*.pt")
+    train(configs[:1], progress=False, state_dir=tmp_path)         # the first model alone: another stack
+    out = capsys.readouterr().out
+    assert f"1 of this stack's models are in the saved state {saved.name} (step 20 of 64)" in out
+    assert "The command that saved it" in out and saved.exists()
+    train(configs[1:], progress=False, state_dir=tmp_path / "elsewhere")
+    assert "saved state" not in capsys.readouterr().out                # nothing saved holds it there
