@@ -35,6 +35,16 @@ def interrupted_at(step: int, monkeypatch):
     monkeypatch.setattr(training.Saving, "maybe_save", save_then_stop)
 
 
+def saved_midway(configs, step: int, state_dir, monkeypatch):
+    """Train `configs` until their stack has saved its state at `step`; that state's file."""
+    with monkeypatch.context() as patch:
+        interrupted_at(step, patch)
+        with pytest.raises(Stop):
+            train(configs, progress=False, state_dir=state_dir)
+    [saved] = state_dir.glob("stack-*.pt")
+    return saved
+
+
 def tensors(result) -> dict:
     out = {name: getattr(result, name) for name in ("W1", "b", "W2", "loss", "loss_steps")}
     out |= {f"trace {key}": value for key, value in result.trace.items()}
@@ -63,11 +73,7 @@ def test_a_stopped_run_resumes_bit_for_bit(stack, tmp_path, monkeypatch):
 
 def test_a_state_of_other_configs_is_not_resumed(tmp_path, monkeypatch, capsys):
     configs = STACKS["decoder"]
-    with monkeypatch.context() as patch:
-        interrupted_at(20, patch)
-        with pytest.raises(Stop):
-            train(configs, progress=False, state_dir=tmp_path)
-    [saved] = tmp_path.glob("stack-*.pt")
+    saved = saved_midway(configs, 20, tmp_path, monkeypatch)
     other = [dataclasses.replace(c, lr=c.lr * 2) for c in configs]
     (tmp_path / training.Saving.for_stack(other, tmp_path).path.name).write_bytes(saved.read_bytes())
     fresh = train(other, progress=False, state_dir=tmp_path)
@@ -87,11 +93,7 @@ def test_a_stack_that_starts_afresh_names_the_saved_state_that_holds_its_models(
     """Another order of the batches stacks the models otherwise: the state saved for the first stacks
     is not resumed, and the command says which state holds them and what resumes it."""
     configs = STACKS["decoder"]
-    with monkeypatch.context() as patch:
-        interrupted_at(20, patch)
-        with pytest.raises(Stop):
-            train(configs, progress=False, state_dir=tmp_path)
-    [saved] = tmp_path.glob("stack-*.pt")
+    saved = saved_midway(configs, 20, tmp_path, monkeypatch)
     train(configs[:1], progress=False, state_dir=tmp_path)         # the first model alone: another stack
     out = capsys.readouterr().out
     assert f"1 of this stack's models are in the saved state {saved.name} (step 20 of 64)" in out
