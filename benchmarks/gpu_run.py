@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from monosem_lib import batches, runs, store, training
-from monosem_lib.__main__ import resolve_device
+from monosem_lib.__main__ import max_stack, resolve_device, seed_list
 from monosem_lib.config import ConfigError
 
 MAX_FILES, MAX_BYTES = 8, 16 * 2 ** 20
@@ -94,21 +94,24 @@ def main(argv=None) -> int:
     parser.add_argument("out", type=Path, help="where the compact results go (created)")
     parser.add_argument("--budget", type=float, default=420, help="seconds of training (default 420)")
     parser.add_argument("--preset", default="paper")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
+    max_stack(parser, "Below paper scale a GPU trains more models a second in bigger stacks")
     parser.add_argument("--device", default="cuda", choices=("cpu", "cuda"))
     parser.add_argument("--results-dir", default=None, help="the machine's store (default ./results)")
     parser.add_argument("--skip-benchmark", action="store_true", help="no step benchmark (a test on a CPU)")
     args = parser.parse_args(argv)
     try:  # a bad preset, seed or device: one line, before anything runs
         resolve_device(args.device)
-        request = runs.Request(("all",), args.preset, (args.seed,), args.device, args.results_dir, progress=False)
+        request = runs.Request(("all",), args.preset, tuple(args.seed), args.device, args.results_dir, progress=False,
+                               max_stack=args.max_stack)
         request.models()
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "report.txt", "w") as report:
-        report.write(f"# gpu_run: preset {args.preset}, seed {args.seed}, device {args.device}, budget {args.budget:.0f} s, "
+        report.write(f"# gpu_run: preset {args.preset}, seed {','.join(map(str, request.seeds))}, "
+                     f"at most {args.max_stack} models a stack, device {args.device}, budget {args.budget:.0f} s, "
                      f"torch {torch.__version__}, code {training.LOADED_COMMIT}\n")
         step(report, "CUDA tests", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_devices.py"])
         if not args.skip_benchmark:

@@ -139,7 +139,7 @@ def selection(p: argparse.ArgumentParser, only_help: str) -> None:
 
 def max_stack(p: argparse.ArgumentParser, why: str) -> None:
     p.add_argument("--max-stack", type=int, default=training.MAX_STACK, metavar="M",
-                   help=f"at most M models a stack (default {training.MAX_STACK}). {why}")
+                   help=f"at most M models a stack, 1…{training.STACK_LIMIT} (default {training.MAX_STACK}). {why}")
 
 
 def positive(value: int | None, option: str) -> int | None:

@@ -53,8 +53,8 @@ class Request:
         object.__setattr__(self, "results_dir", store.results_dir(self.results_dir).resolve())
         if self.jobs < 1:
             raise ConfigError(f"--jobs must be ≥ 1, got {self.jobs}")
-        if not 1 <= self.max_stack <= training.MAX_STACK:
-            raise ConfigError(f"--max-stack must lie in 1…{training.MAX_STACK}, got {self.max_stack}")
+        if not 1 <= self.max_stack <= training.STACK_LIMIT:
+            raise ConfigError(f"--max-stack must lie in 1…{training.STACK_LIMIT}, got {self.max_stack}")
 
     def work(self) -> list[tuple[str, int]]:
         return [(name, seed) for seed in self.seeds for name in self.batches]

@@ -26,7 +26,9 @@ from .scratch import Scratch
 
 LOG_EVERY = 16
 EVAL_BATCH = 4096
-MAX_STACK = 8  # models per stack: memory grows with it, and a stack is stored only when it ends
+MAX_STACK = 8  # models per stack by default: memory grows with it, and a stack is stored only when it ends
+STACK_LIMIT = 64  # the most a command may ask for: below paper scale a GPU's stack-step is mostly a fixed
+                  # cost, so bigger stacks train more models a second there (runs.SPEEDS)
 
 
 @dataclasses.dataclass

@@ -180,10 +180,10 @@ def test_max_stack_splits_the_stacks_and_bad_values_are_refused(tmp_path, monkey
                         or train_stack(configs, *a, **k))
     trained = runs.train(request(tmp_path, ("B1",), max_stack=1)).trained
     assert len(trained) == 2 and sizes == [1, 1]
-    for bad in ("0", str(training.MAX_STACK + 1)):
+    for bad in ("0", str(training.STACK_LIMIT + 1)):
         result = cli("train", "B1", "--preset", "smoke", "--max-stack", bad, "--results-dir", str(tmp_path))
         out, err = result.communicate(timeout=120)
-        assert result.returncode == 2 and "--max-stack must lie in 1…8" in err, err
+        assert result.returncode == 2 and f"--max-stack must lie in 1…{training.STACK_LIMIT}" in err, err
 
 
 def test_a_model_being_trained_elsewhere_is_waited_for_then_taken_from_the_store(tmp_path, reference):
@@ -393,16 +393,17 @@ def test_the_gpu_run_trains_within_its_budget_and_import_takes_it_back(tmp_path,
     from benchmarks import gpu_run
     out, results = tmp_path / "out", tmp_path / "store"
     monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
-    r = runs.Request(("all",), "smoke", results_dir=results)
-    budget = runs.within_budget(r, 1e9)[0].seconds("cpu")  # LR1's unit, the first claim's
-    assert gpu_run.main([str(out), "--preset", "smoke", "--device", "cpu", "--budget", str(budget),
+    r = runs.Request(("all",), "smoke", (0, 1), results_dir=results)
+    budget = sum(u.seconds("cpu") for u in runs.within_budget(r, 1e9)[:2])  # LR1's units, the first claim's
+    assert gpu_run.main([str(out), "--preset", "smoke", "--seed", "0,1", "--device", "cpu", "--budget", str(budget),
                          "--results-dir", str(results), "--skip-benchmark"]) == 0
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= gpu_run.MAX_FILES and all((out / f).stat().st_size <= gpu_run.MAX_BYTES for f in files)
     report = (out / "report.txt").read_text()
     assert "## CUDA tests" in report and "passed" in report
     trained = [m for m in r.models() if store.model_path(m.config, results).exists()]
-    assert {m.batch for m in trained} == {"LR1"}
+    assert {(m.batch, m.config.seed) for m in trained} == {("LR1", 0), ("LR1", 1)}
+    assert len([f for f in files if f.startswith("run-")]) == 2  # one stacked file a seed
     out_ = subprocess.run(["sh", str(out / "import.sh")], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)})
     assert out_.returncode == 0, out_.stderr

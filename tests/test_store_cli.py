@@ -329,6 +329,8 @@ def test_training_forms_the_stacks_the_plan_counts(tmp_path, monkeypatch, capsys
     (["benchmarks.train_step", "--preset", "huge"], "unknown preset 'huge'"),
     (["benchmarks.train_step", "--rounds", "0"], "--steps and --rounds must be ≥ 1"),
     (["benchmarks.gpu_run", "OUT", "--preset", "huge", "--device", "cpu"], "unknown preset 'huge'"),
+    (["benchmarks.gpu_run", "OUT", "--seed", "0,x", "--device", "cpu"], "is not a seed or a comma-separated list"),
+    (["benchmarks.gpu_run", "OUT", "--max-stack", "65", "--device", "cpu"], "--max-stack must lie in 1…64"),
 ])
 def test_the_benchmarks_refuse_bad_input_in_one_message(args, message, tmp_path):
     out = subprocess.run([sys.executable, "-m", *[str(tmp_path / "out") if a == "OUT" else a for a in args]],
