@@ -357,8 +357,9 @@ def test_registry_has_table_1():
     assert all(c.task == "abs" and c.k == 2048 for c in batches.configs("LR5", "paper"))
 
 
-# README, "Published results": the whole paper preset at seed 0 would be ≈ 79 MiB, the half preset ≈ 28 MiB.
-PUBLISHED_BUDGET_MIB = {"paper": 80, "quick": 25, "half": 30}
+# README, "Published results": the whole paper preset at seed 0 would be ≈ 79 MiB; the half preset
+# ≈ 25 MiB at seed 0 and ≈ 35 MiB more for seeds 1 and 2 of the claims' batches.
+PUBLISHED_BUDGET_MIB = {"paper": 80, "quick": 25, "half": 64}
 
 
 def test_published_set_is_within_its_budget_and_indexed():
