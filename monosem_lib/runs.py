@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import batches, claims, store, tasks, training
-from .config import ConfigError, ModelConfig
+from .config import ConfigError, ModelConfig, config_hash
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,16 +300,16 @@ def train_models(request: Request, configs: list[ModelConfig], desc: str, positi
     trained, waited = [], set()
     pending = [c for c in configs if request.force or not present(c, request)]
     while pending:
-        stacks = [[pending[i] for i in indices] for indices in training.stacks(pending, request.max_stack)]
+        stacks = stacks_to_train(pending, request)
         busy = []
-        for n, stack in enumerate(stacks):
+        for n, (stack, cap) in enumerate(stacks):
             label = f"{desc} [{n + 1}/{len(stacks)}]" if len(stacks) > 1 else desc
             with claimed(stack, request) as (held, taken):
                 todo = [c for c in held if (request.force and store.file_name(c) not in waited)
                         or not store.usable(c, request.results_dir, published=not request.local)]
                 if todo:
                     training.train(todo, device=request.device, desc=label, progress=request.progress,
-                                   position=position, max_stack=request.max_stack,
+                                   position=position, max_stack=cap if todo == stack else request.max_stack,
                                    on_stack=lambda done: [store.save(r, request.results_dir) for r in done],
                                    state_dir=store.states_dir(request.results_dir))
                 trained += todo
@@ -319,6 +319,21 @@ def train_models(request: Request, configs: list[ModelConfig], desc: str, positi
             waited.add(store.file_name(busy[0]))
         pending = busy
     return trained
+
+
+def stacks_to_train(pending: list[ModelConfig], request: Request) -> list[tuple[list[ModelConfig], int]]:
+    """(stack, its --max-stack) in training order: first each saved stack whose models are all
+    pending, as it was saved, so that it resumes whatever batches, order or --max-stack formed it;
+    then the rest as training.stacks forms them."""
+    by_key = {config_hash(c.to_dict()): c for c in pending}
+    saved, taken = [], set()
+    for state in training.saved_states(store.states_dir(request.results_dir)):
+        keys = [] if isinstance(state, tuple) else [config_hash(d) for d in state.configs]
+        if keys and all(k in by_key and k not in taken for k in keys):
+            saved.append(([by_key[k] for k in keys], len(keys)))
+            taken.update(keys)
+    rest = [c for c in pending if config_hash(c.to_dict()) not in taken]
+    return saved + [([rest[i] for i in indices], request.max_stack) for indices in training.stacks(rest, request.max_stack)]
 
 
 # ---------------------------------------------------------------- on this machine

@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 import torch
 
-from monosem_lib import training
+from monosem_lib import runs, store, training
 from monosem_lib.config import ModelConfig
 from monosem_lib.training import train
 
@@ -90,13 +90,35 @@ def test_a_corrupt_state_is_set_aside_and_the_stack_starts_afresh(tmp_path, caps
 
 
 def test_a_stack_that_starts_afresh_names_the_saved_state_that_holds_its_models(tmp_path, monkeypatch, capsys):
-    """Another order of the batches stacks the models otherwise: the state saved for the first stacks
-    is not resumed, and the command says which state holds them and what resumes it."""
+    """A stack of some of a saved stack's models is not that stack: it starts afresh, and says which
+    state holds its models and what resumes it."""
     configs = STACKS["decoder"]
     saved = saved_midway(configs, 20, tmp_path, monkeypatch)
     train(configs[:1], progress=False, state_dir=tmp_path)         # the first model alone: another stack
     out = capsys.readouterr().out
     assert f"1 of this stack's models are in the saved state {saved.name} (step 20 of 64)" in out
-    assert "The command that saved it" in out and saved.exists()
+    assert "A `train` over all of them with --jobs 1 resumes it" in out and saved.exists()
     train(configs[1:], progress=False, state_dir=tmp_path / "elsewhere")
     assert "saved state" not in capsys.readouterr().out                # nothing saved holds it there
+
+
+def test_any_command_over_a_saved_stacks_models_resumes_it(tmp_path, monkeypatch, capsys):
+    """Other batches first and another --max-stack stack the models otherwise; the saved stack is
+    still trained as it was saved, to the numbers of an uninterrupted run."""
+    monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
+    first = runs.Request(("B1",), "smoke", results_dir=tmp_path / "store", progress=False)
+    uninterrupted = dataclasses.replace(first, results_dir=tmp_path / "whole")
+    runs.train(uninterrupted)
+    with monkeypatch.context() as patch:
+        interrupted_at(100, patch)
+        with pytest.raises(Stop):
+            runs.train(first)
+    capsys.readouterr()
+    runs.train(dataclasses.replace(first, batches=("B2", "B1"), max_stack=1))
+    assert "resuming stack-" in capsys.readouterr().out
+    assert not list(store.states_dir(first.results_dir).glob("stack-*.pt"))
+    for m in first.models():
+        ours = store.read(store.model_path(m.config, first.results_dir), m.config)
+        theirs = store.read(store.model_path(m.config, uninterrupted.results_dir), m.config)
+        for name, value in tensors(ours).items():
+            assert torch.equal(value, tensors(theirs)[name]), name
