@@ -28,6 +28,17 @@ def test_stacked_models_equal_single_runs():
         assert torch.allclose(s.loss, alone.loss, rtol=1e-4)
 
 
+def test_a_stack_above_the_default_size_trains_the_models_of_smaller_stacks():
+    """--max-stack up to training.STACK_LIMIT (a GPU's bigger stacks) changes how models are
+    grouped, not what they learn."""
+    configs = [dataclasses.replace(BASE, offset=-0.1 * i, decay=0.3, stream=i) for i in range(training.MAX_STACK + 3)]
+    big = train(configs, progress=False, max_stack=training.STACK_LIMIT)
+    assert big[0].provenance["stack"] == len(configs)
+    for a, b in zip(big, train(configs, progress=False)):
+        assert b.provenance["stack"] <= training.MAX_STACK
+        assert torch.allclose(a.W1, b.W1, atol=1e-5) and torch.allclose(a.loss, b.loss, rtol=1e-4)
+
+
 def test_flushing_subnormals_changes_no_number(monkeypatch):
     """A run long enough for LAMB's moments to go subnormal, with and without flushing them."""
     configs = [dataclasses.replace(BASE, steps=1024, lr=0.01, decay=0.3, offset=-1.0),
