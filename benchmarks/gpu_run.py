@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from monosem_lib import batches, runs, store, training
+from monosem_lib import batches, runs, store, tasks, training
 from monosem_lib.__main__ import max_stack, resolve_device, seed_list
 from monosem_lib.config import ConfigError
 
@@ -37,12 +37,14 @@ def stacked_file(models: list) -> dict:
             "trace": {key: torch.stack([m.trace[key] for m in models]) for key in TRACE}}
 
 
-def model_bytes(m) -> int:
-    return sum(getattr(m, key).numel() * 4 for key in ("W1", "b", "W2", "loss")) + 2 ** 12
+def model_bytes(c) -> int:
+    """A model's share of a stacked file: W1, b, W2 and its loss log in float32, and room for the rest."""
+    return (c.k * c.d + c.k + tasks.output_dim(c.task, c.n, c.d) * c.k + c.steps // training.LOG_EVERY) * 4 + 2 ** 12
 
 
 def files_of(models: list) -> list[list]:
-    """Models grouped as one stacked file needs them (one seed, one stack key), each file under MAX_BYTES."""
+    """Models (anything with a `config`) grouped as one stacked file needs them (one seed, one stack
+    key), each file under MAX_BYTES."""
     groups: dict = {}
     for m in models:
         groups.setdefault((m.config.seed, m.config.stack_key()), []).append(m)
@@ -50,13 +52,23 @@ def files_of(models: list) -> list[list]:
     for group in groups.values():
         current, size = [], 0
         for m in group:
-            if current and size + model_bytes(m) > MAX_BYTES:
+            if current and size + model_bytes(m.config) > MAX_BYTES:
                 files.append(current)
                 current, size = [], 0
             current.append(m)
-            size += model_bytes(m)
+            size += model_bytes(m.config)
         files.append(current)
     return files
+
+
+def exportable(units: list) -> list:
+    """Those of `units`, in order, whose models still fit RUN_FILES files with the ones before: what
+    would not fit would stay on the lent machine, and be lost with it."""
+    chosen = []
+    for u in units:
+        if len(files_of([m for x in chosen + [u] for m in x.models])) <= RUN_FILES:
+            chosen.append(u)
+    return chosen
 
 
 def import_line(name: str, models: list) -> str:
@@ -117,7 +129,12 @@ def main(argv=None) -> int:
         if not args.skip_benchmark:
             step(report, "step benchmark", [sys.executable, "-m", "benchmarks.train_step", "--device", args.device,
                                             "--preset", args.preset])
-        share = runs.within_budget(request, args.budget)
+        affordable = runs.within_budget(request, args.budget)
+        share = exportable(affordable)
+        left = [u.name for u in affordable if not any(u is x for x in share)]
+        if left:
+            report.write(f"\nnot trained, though within the budget: {', '.join(left)} (more than {RUN_FILES} files "
+                         f"to bring back, one a seed and shape)\n")
         report.write(f"\n## training: {len(share)} units, estimated {sum(u.seconds(args.device) for u in share):.0f} s\n\n")
         try:
             outcome = runs.train(request, share)

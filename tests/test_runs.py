@@ -413,6 +413,18 @@ def test_the_gpu_run_trains_within_its_budget_and_import_takes_it_back(tmp_path,
         assert torch.equal(published.W1, ours.W1) and torch.equal(published.loss, ours.loss)
 
 
+def test_the_gpu_run_trains_only_what_its_files_can_bring_back(tmp_path, monkeypatch):
+    """A stacked file holds one seed and shape: a unit needing a file beyond the limit is left out,
+    and one that shares the files already chosen is still taken."""
+    from benchmarks import gpu_run
+    r = runs.Request(("LR1", "LR3"), "smoke", (0, 1), results_dir=tmp_path)
+    units = runs.within_budget(r, 1e9)   # LR1 seed 0 and 1, LR3 seed 0 and 1: LR1 and LR3 share a shape
+    monkeypatch.setattr(gpu_run, "RUN_FILES", 1)
+    assert [(u.models[0].batch, u.models[0].config.seed) for u in gpu_run.exportable(units)] == [("LR1", 0), ("LR3", 0)]
+    monkeypatch.setattr(gpu_run, "MAX_BYTES", gpu_run.model_bytes(units[0].models[0].config) * 3)
+    assert [u.models[0].batch for u in gpu_run.exportable(units)] == ["LR1"]   # three models fill the one file
+
+
 def test_a_command_claims_each_stack_as_it_starts_it(tmp_path, monkeypatch):
     """So a second command over the same batches (another process, another machine on the same
     store) takes the stacks this one has not started, rather than waiting for the whole command."""
