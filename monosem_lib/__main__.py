@@ -304,11 +304,17 @@ def state_row(state, request: runs.Request, batch_of: dict, speed: runs.Speed) -
 def seconds_left(state, speed: runs.Speed) -> float | None:
     """The estimated time of a saved stack's remaining steps (None for configs this code cannot
     build: a state written by another version of it)."""
+    whole = stack_seconds(state, speed)
+    return None if whole is None else round(whole * (state.steps - state.step) / state.steps, 1)
+
+
+def stack_seconds(state, speed: runs.Speed) -> float | None:
+    """The estimated time of a saved stack's whole run (None where its configs cannot be built)."""
     try:
         configs = [ModelConfig(**c) for c in state.configs]
     except (TypeError, ValueError):  # ConfigError is a ValueError
         return None
-    return round(speed.seconds(configs) * (state.steps - state.step) / state.steps, 1) if configs else None
+    return speed.seconds(configs) if configs else None
 
 
 def duration(seconds: float) -> str:
@@ -352,11 +358,15 @@ def announce(request: runs.Request, todo: list, share: list) -> None:
     if not todo:
         return
     models = sum(len(u.models) for u in todo)
+    speed = runs.SPEEDS[request.device]
+    saved = runs.resumable(request, todo)
+    done = sum(stack_seconds(s, speed) * s.step / s.steps for s in saved if stack_seconds(s, speed) is not None)
     print(f"to train: {models} of the {sum(len(u.models) for u in share)} models asked for, in {len(todo)} unit(s); "
-          f"about {duration(runs.estimate(request, todo))} on {runs.SPEEDS[request.device].name} with "
-          f"{min(request.jobs, len(todo))} job(s), less what saved stacks already did (`plan` lists them). Every "
-          f"stack saves its state every {training.SAVE_EVERY:.0f} s: stop it at will; the same command resumes it.",
-          flush=True)  # before the progress bars, which go to stderr
+          f"about {duration(runs.estimate(request, todo))} on {speed.name} with {min(request.jobs, len(todo))} job(s)"
+          + (f", less about {duration(done)} of work that {len(saved)} saved stack(s) already did (they resume "
+             f"first)" if saved else "")
+          + f". Every stack saves its state every {training.SAVE_EVERY:.0f} s: stop it at will; the same command "
+            f"resumes it.", flush=True)  # before the progress bars, which go to stderr
 
 
 def cmd_train(args) -> int:

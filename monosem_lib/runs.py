@@ -395,6 +395,15 @@ def missing(request: Request, share: list[Unit]) -> list[Unit]:
     return units(models, request.device, request.max_stack)
 
 
+def resumable(request: Request, todo: list[Unit]) -> list[training.SavedState]:
+    """The saved stacks that training `todo` resumes: those whose models all train in one process
+    (stacks_to_train), so with several jobs all in one unit."""
+    groups = [u.configs for u in todo] if request.jobs > 1 else [[c for u in todo for c in u.configs]]
+    keys = [{config_hash(c.to_dict()) for c in group} for group in groups]
+    return [s for s in training.saved_states(store.states_dir(request.results_dir)) if not isinstance(s, tuple)
+            and any({config_hash(d) for d in s.configs} <= group for group in keys)]
+
+
 def estimate(request: Request, todo: list[Unit]) -> float:
     """Estimated wall seconds of `todo` on this machine: its units spread over the jobs (the longest
     unit bounds it), as measured for the device (SPEEDS); saved states are not counted."""

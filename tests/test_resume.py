@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from monosem_lib import runs, store, training
+from monosem_lib.__main__ import main
 from monosem_lib.config import ModelConfig
 from monosem_lib.training import train
 
@@ -114,8 +115,10 @@ def test_any_command_over_a_saved_stacks_models_resumes_it(tmp_path, monkeypatch
         with pytest.raises(Stop):
             runs.train(first)
     capsys.readouterr()
-    runs.train(dataclasses.replace(first, batches=("B2", "B1"), max_stack=1))
-    assert "resuming stack-" in capsys.readouterr().out
+    assert main(["train", "B2", "B1", "--preset", "smoke", "--max-stack", "1", "--jobs", "1",
+                 "--results-dir", str(first.results_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "work that 1 saved stack(s) already did (they resume first)" in out and "resuming stack-" in out
     assert not list(store.states_dir(first.results_dir).glob("stack-*.pt"))
     for m in first.models():
         ours = store.read(store.model_path(m.config, first.results_dir), m.config)
