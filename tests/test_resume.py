@@ -125,3 +125,16 @@ def test_any_command_over_a_saved_stacks_models_resumes_it(tmp_path, monkeypatch
         theirs = store.read(store.model_path(m.config, uninterrupted.results_dir), m.config)
         for name, value in tensors(ours).items():
             assert torch.equal(value, tensors(theirs)[name]), name
+
+
+def test_a_saved_stack_across_batches_is_resumed_by_one_job_only(tmp_path, monkeypatch):
+    """With one job B1 and B2 train as one stack; with two, each batch trains apart and cannot."""
+    monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
+    r = runs.Request(("B1", "B2"), "smoke", results_dir=tmp_path, progress=False)
+    with monkeypatch.context() as patch:
+        interrupted_at(100, patch)
+        with pytest.raises(Stop):
+            runs.train(r)
+    todo = runs.missing(r, runs.plan(r))
+    assert len(todo) == 2 and [len(s.configs) for s in runs.resumable(r, todo)] == [4]
+    assert runs.resumable(dataclasses.replace(r, jobs=2), todo) == []
