@@ -38,7 +38,8 @@ def stacked_file(models: list) -> dict:
 
 
 def model_bytes(c) -> int:
-    """A model's share of a stacked file: W1, b, W2 and its loss log in float32, and room for the rest."""
+    """A model's share of a stacked file: W1, b, W2 and its loss log in float32, and room for its
+    config and trace (the file's one P is counted apart, in files_of)."""
     return (c.k * c.d + c.k + tasks.output_dim(c.task, c.n, c.d) * c.k + c.steps // training.LOG_EVERY) * 4 + 2 ** 12
 
 
@@ -50,25 +51,22 @@ def files_of(models: list) -> list[list]:
         groups.setdefault((m.config.seed, m.config.stack_key()), []).append(m)
     files = []
     for group in groups.values():
-        current, size = [], 0
+        shared = group[0].config.d * group[0].config.n * 4  # P, once a file
+        current, size = [], shared
         for m in group:
             if current and size + model_bytes(m.config) > MAX_BYTES:
                 files.append(current)
-                current, size = [], 0
+                current, size = [], shared
             current.append(m)
             size += model_bytes(m.config)
         files.append(current)
     return files
 
 
-def exportable(units: list) -> list:
-    """Those of `units`, in order, whose models still fit RUN_FILES files with the ones before: what
-    would not fit would stay on the lent machine, and be lost with it."""
-    chosen = []
-    for u in units:
-        if len(files_of([m for x in chosen + [u] for m in x.models])) <= RUN_FILES:
-            chosen.append(u)
-    return chosen
+def exportable(units: list) -> bool:
+    """Whether the models of `units` fit RUN_FILES files: what would not would stay on the lent
+    machine, and be lost with it."""
+    return len(files_of([m for u in units for m in u.models])) <= RUN_FILES
 
 
 def import_line(name: str, models: list) -> str:
@@ -129,12 +127,7 @@ def main(argv=None) -> int:
         if not args.skip_benchmark:
             step(report, "step benchmark", [sys.executable, "-m", "benchmarks.train_step", "--device", args.device,
                                             "--preset", args.preset])
-        affordable = runs.within_budget(request, args.budget)
-        share = exportable(affordable)
-        left = [u.name for u in affordable if not any(u is x for x in share)]
-        if left:
-            report.write(f"\nnot trained, though within the budget: {', '.join(left)} (more than {RUN_FILES} files "
-                         f"to bring back, one a seed and shape)\n")
+        share = runs.within_budget(request, args.budget, fits=exportable)
         report.write(f"\n## training: {len(share)} units, estimated {sum(u.seconds(args.device) for u in share):.0f} s\n\n")
         try:
             outcome = runs.train(request, share)

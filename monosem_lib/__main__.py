@@ -359,14 +359,20 @@ def announce(request: runs.Request, todo: list, share: list) -> None:
         return
     models = sum(len(u.models) for u in todo)
     speed = runs.SPEEDS[request.device]
-    saved = runs.resumable(request, todo)
-    done = sum(stack_seconds(s, speed) * s.step / s.steps for s in saved if stack_seconds(s, speed) is not None)
     print(f"to train: {models} of the {sum(len(u.models) for u in share)} models asked for, in {len(todo)} unit(s); "
-          f"about {duration(runs.estimate(request, todo))} on {speed.name} with {min(request.jobs, len(todo))} job(s)"
-          + (f", less about {duration(done)} of work that {len(saved)} saved stack(s) already did (they resume "
-             f"first)" if saved else "")
-          + f". Every stack saves its state every {training.SAVE_EVERY:.0f} s: stop it at will; the same command "
-            f"resumes it.", flush=True)  # before the progress bars, which go to stderr
+          f"about {duration(runs.estimate(request, todo))} on {speed.name} with {min(request.jobs, len(todo))} "
+          f"job(s){work_done(runs.resumable(request, share), speed)}. Every stack saves its state every "
+          f"{training.SAVE_EVERY:.0f} s: stop it at will; the same command resumes it.",
+          flush=True)  # before the progress bars, which go to stderr
+
+
+def work_done(saved: list, speed: runs.Speed) -> str:
+    """What the saved stacks a run resumes already trained, as the announcement's clause."""
+    if not saved:
+        return ""
+    whole = [(stack_seconds(s, speed), s) for s in saved]
+    done = sum(seconds * s.step / s.steps for seconds, s in whole if seconds is not None)
+    return f", less about {duration(done)} of work that {len(saved)} saved stack(s) already did (they resume)"
 
 
 def cmd_train(args) -> int:

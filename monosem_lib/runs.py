@@ -229,16 +229,17 @@ def priority() -> list[str]:
                               + list(batches.BATCHES)))
 
 
-def within_budget(request: Request, budget: float) -> list[Unit]:
+def within_budget(request: Request, budget: float, fits=lambda units: True) -> list[Unit]:
     """The units of what the store lacks, in the claims' order, that fit `budget` seconds by the
-    plan's estimates: each unit in turn is taken if it fits what is left."""
+    plan's estimates: each unit in turn is taken if it fits what is left, and `fits` the units
+    taken with it (a lent GPU's files, say)."""
     rank = {name: i for i, name in enumerate(priority())}
     missing = sorted((m for m in request.models() if not present(m.config, request)),
                      key=lambda m: rank[m.batch])
     chosen, left = [], budget
     for u in sorted(units(missing, request.device, request.max_stack),
                     key=lambda u: min(rank[m.batch] for m in u.models)):
-        if u.seconds(request.device) <= left:
+        if u.seconds(request.device) <= left and fits(chosen + [u]):
             chosen.append(u)
             left -= u.seconds(request.device)
     return chosen
@@ -322,18 +323,64 @@ def train_models(request: Request, configs: list[ModelConfig], desc: str, positi
 
 
 def stacks_to_train(pending: list[ModelConfig], request: Request) -> list[tuple[list[ModelConfig], int]]:
-    """(stack, its --max-stack) in training order: first each saved stack whose models are all
-    pending, as it was saved, so that it resumes whatever batches, order or --max-stack formed it;
-    then the rest as training.stacks forms them."""
+    """(stack, its --max-stack) in training order: first the saved stacks this process resumes
+    (`resumed`), as they were saved, whatever batches, order or --max-stack formed them; then the
+    rest as training.stacks forms them."""
+    saved = resumed(pending, request)
+    taken = {config_hash(c.to_dict()) for _, configs in saved for c in configs}
+    rest = [c for c in pending if config_hash(c.to_dict()) not in taken]
+    warn_of_unresumed(rest, [state for state, _ in saved], request)
+    return ([(configs, len(configs)) for _, configs in saved]
+            + [([rest[i] for i in indices], request.max_stack) for indices in training.stacks(rest, request.max_stack)])
+
+
+def resumed(pending: list[ModelConfig], request: Request) -> list[tuple[training.SavedState, list[ModelConfig]]]:
+    """The saved stacks a process given `pending` resumes, each with its models in saved order:
+    those whose models are all pending, at most --max-stack of them (a smaller --max-stack gives up
+    a stack too big for memory). None with --force, which trains afresh what it is given."""
+    if request.force:
+        return []
     by_key = {config_hash(c.to_dict()): c for c in pending}
-    saved, taken = [], set()
+    found, taken = [], set()
     for state in training.saved_states(store.states_dir(request.results_dir)):
         keys = [] if isinstance(state, tuple) else [config_hash(d) for d in state.configs]
-        if keys and all(k in by_key and k not in taken for k in keys):
-            saved.append(([by_key[k] for k in keys], len(keys)))
+        if keys and len(keys) <= request.max_stack and all(k in by_key and k not in taken for k in keys):
+            found.append((state, [by_key[k] for k in keys]))
             taken.update(keys)
-    rest = [c for c in pending if config_hash(c.to_dict()) not in taken]
-    return saved + [([rest[i] for i in indices], request.max_stack) for indices in training.stacks(rest, request.max_stack)]
+    return found
+
+
+def warn_of_unresumed(rest: list[ModelConfig], resuming: list, request: Request) -> None:
+    """Models about to train afresh that a saved state holds: which state, and why it is not resumed
+    (--force asks for that)."""
+    if request.force:
+        return
+    keys = {config_hash(c.to_dict()) for c in rest}
+    for state in training.saved_states(store.states_dir(request.results_dir)):
+        shared = [] if isinstance(state, tuple) or state in resuming else [d for d in state.configs
+                                                                          if config_hash(d) in keys]
+        if shared:
+            print(f"warning: {len(shared)} of the models to train are in the saved state {state.path.name} (step "
+                  f"{state.step} of {state.steps}), which is not resumed: {unresumed_reason(state, request)}; they "
+                  f"train afresh.")
+
+
+def unresumed_reason(state: training.SavedState, request: Request) -> str:
+    stored = sum(1 for d in state.configs if stored_config(d, request))
+    if stored:
+        return (f"{stored} of its {len(state.configs)} models are stored since, so no `train` resumes it; delete it "
+                f"to free its space")
+    if len(state.configs) > request.max_stack:
+        return f"it holds {len(state.configs)} models, more than --max-stack {request.max_stack}"
+    return (f"not all of its {len(state.configs)} models train in this process; a `train` over all of them in one "
+            f"process resumes it (on a CPU with --jobs 1 where they span batches)")
+
+
+def stored_config(config: dict, request: Request) -> bool:
+    try:
+        return present(ModelConfig(**config), request)
+    except (TypeError, ValueError):  # a config this code cannot build is no model of its store
+        return False
 
 
 # ---------------------------------------------------------------- on this machine
@@ -395,13 +442,13 @@ def missing(request: Request, share: list[Unit]) -> list[Unit]:
     return units(models, request.device, request.max_stack)
 
 
-def resumable(request: Request, todo: list[Unit]) -> list[training.SavedState]:
-    """The saved stacks that training `todo` resumes: those whose models all train in one process
-    (stacks_to_train), so with several jobs all in one unit."""
-    groups = [u.configs for u in todo] if request.jobs > 1 else [[c for u in todo for c in u.configs]]
-    keys = [{config_hash(c.to_dict()) for c in group} for group in groups]
-    return [s for s in training.saved_states(store.states_dir(request.results_dir)) if not isinstance(s, tuple)
-            and any({config_hash(d) for d in s.configs} <= group for group in keys)]
+def resumable(request: Request, share: list[Unit]) -> list[training.SavedState]:
+    """The saved stacks that training `share` resumes: train sends each pending unit to its own
+    process when it runs several jobs, else all of them to one (train, train_models)."""
+    todo = pending(request, share)
+    missing_of = [[c for c in u.configs if request.force or not present(c, request)] for u in todo]
+    groups = missing_of if request.jobs > 1 and len(todo) > 1 else [[c for group in missing_of for c in group]]
+    return [state for group in groups for state, _ in resumed(group, request)]
 
 
 def estimate(request: Request, todo: list[Unit]) -> float:

@@ -315,7 +315,6 @@ class Saving:
 
     def restore(self, run: Run) -> None:
         if not self.path.is_file():
-            self.warn_of_others()
             return
         try:
             state = torch.load(self.path, weights_only=True)
@@ -345,19 +344,6 @@ class Saving:
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
-
-    def warn_of_others(self) -> None:
-        """A stack that starts afresh while another saved state holds some of its models: a saved
-        stack is resumed only by a command that trains all of its models together (runs.stacks_to_train)."""
-        mine = [c.to_dict() for c in self.configs]
-        for other in saved_states(self.path.parent):
-            shared = [] if isinstance(other, tuple) else [c for c in other.configs if c in mine]
-            if shared:
-                print(f"warning: {len(shared)} of this stack's models are in the saved state {other.path.name} "
-                      f"(step {other.step} of {other.steps}), which this command does not resume: it does not "
-                      f"train all {len(other.configs)} of that stack's models together (with --jobs above 1 "
-                      f"each batch and seed trains apart). A `train` over all of them with --jobs 1 resumes it; "
-                      f"this one trains them afresh.")
 
 
 def snapshot(model: StackedModel) -> dict:

@@ -90,36 +90,29 @@ def test_a_corrupt_state_is_set_aside_and_the_stack_starts_afresh(tmp_path, caps
     assert torch.equal(result.W1, train(configs, progress=False)[0].W1)
 
 
-def test_a_stack_that_starts_afresh_names_the_saved_state_that_holds_its_models(tmp_path, monkeypatch, capsys):
-    """A stack of some of a saved stack's models is not that stack: it starts afresh, and says which
-    state holds its models and what resumes it."""
-    configs = STACKS["decoder"]
-    saved = saved_midway(configs, 20, tmp_path, monkeypatch)
-    train(configs[:1], progress=False, state_dir=tmp_path)         # the first model alone: another stack
-    out = capsys.readouterr().out
-    assert f"1 of this stack's models are in the saved state {saved.name} (step 20 of 64)" in out
-    assert "A `train` over all of them with --jobs 1 resumes it" in out and saved.exists()
-    train(configs[1:], progress=False, state_dir=tmp_path / "elsewhere")
-    assert "saved state" not in capsys.readouterr().out                # nothing saved holds it there
-
-
-def test_any_command_over_a_saved_stacks_models_resumes_it(tmp_path, monkeypatch, capsys):
-    """Other batches first and another --max-stack stack the models otherwise; the saved stack is
-    still trained as it was saved, to the numbers of an uninterrupted run."""
+def stopped_b1(tmp_path, monkeypatch) -> runs.Request:
+    """B1 at the smoke preset (two models, one stack), stopped after its state at step 100 is saved."""
     monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
-    first = runs.Request(("B1",), "smoke", results_dir=tmp_path / "store", progress=False)
-    uninterrupted = dataclasses.replace(first, results_dir=tmp_path / "whole")
-    runs.train(uninterrupted)
+    r = runs.Request(("B1",), "smoke", results_dir=tmp_path / "store", progress=False)
     with monkeypatch.context() as patch:
         interrupted_at(100, patch)
         with pytest.raises(Stop):
-            runs.train(first)
+            runs.train(r)
+    return r
+
+
+def test_any_command_over_a_saved_stacks_models_resumes_it(tmp_path, monkeypatch, capsys):
+    """Another batch first stacks the models otherwise (B2 and B1 share a shape: one stack of
+    four); the saved stack is still trained first, as it was saved, to the numbers of an
+    uninterrupted run."""
+    first = stopped_b1(tmp_path, monkeypatch)
+    uninterrupted = dataclasses.replace(first, results_dir=tmp_path / "whole")
+    runs.train(uninterrupted)
     capsys.readouterr()
-    assert main(["train", "B2", "B1", "--preset", "smoke", "--max-stack", "1", "--jobs", "1",
-                 "--results-dir", str(first.results_dir)]) == 0
+    assert main(["train", "B2", "B1", "--preset", "smoke", "--jobs", "1", "--results-dir", str(first.results_dir)]) == 0
     out = capsys.readouterr().out
-    assert "work that 1 saved stack(s) already did (they resume first)" in out and "resuming stack-" in out
-    assert not list(store.states_dir(first.results_dir).glob("stack-*.pt"))
+    assert "work that 1 saved stack(s) already did (they resume)" in out and "resuming stack-" in out
+    assert "warning" not in out and not list(store.states_dir(first.results_dir).glob("stack-*.pt"))
     for m in first.models():
         ours = store.read(store.model_path(m.config, first.results_dir), m.config)
         theirs = store.read(store.model_path(m.config, uninterrupted.results_dir), m.config)
@@ -127,14 +120,47 @@ def test_any_command_over_a_saved_stacks_models_resumes_it(tmp_path, monkeypatch
             assert torch.equal(value, tensors(theirs)[name]), name
 
 
-def test_a_saved_stack_across_batches_is_resumed_by_one_job_only(tmp_path, monkeypatch):
-    """With one job B1 and B2 train as one stack; with two, each batch trains apart and cannot."""
+def test_a_saved_stack_is_not_resumed_by_part_of_it_and_then_is_obsolete(tmp_path, monkeypatch, capsys):
+    r = stopped_b1(tmp_path, monkeypatch)
+    [saved] = store.states_dir(r.results_dir).glob("stack-*.pt")
+    capsys.readouterr()
+    runs.train(dataclasses.replace(r, only=(("offset", [-1.0]),)))   # one of its two models
+    out = capsys.readouterr().out
+    assert f"1 of the models to train are in the saved state {saved.name} (step 100 of 256)" in out
+    assert "not all of its 2 models train in this process" in out and "resuming" not in out
+    runs.train(r)                                                      # the other: the state can never resume
+    out = capsys.readouterr().out
+    assert "1 of its 2 models are stored since, so no `train` resumes it; delete it" in out and saved.exists()
+
+
+def test_a_saved_stack_above_max_stack_is_given_up(tmp_path, monkeypatch, capsys):
+    """A smaller --max-stack is how a stack too big for memory is given up."""
+    r = stopped_b1(tmp_path, monkeypatch)
+    capsys.readouterr()
+    runs.train(dataclasses.replace(r, max_stack=1))
+    out = capsys.readouterr().out
+    assert "it holds 2 models, more than --max-stack 1" in out and "resuming" not in out
+
+
+def test_force_trains_afresh_what_a_saved_stack_holds(tmp_path, monkeypatch, capsys):
+    r = stopped_b1(tmp_path, monkeypatch)
+    assert runs.resumed([m.config for m in r.models()], r) and runs.resumable(r, runs.plan(r))
+    forced = dataclasses.replace(r, force=True, batches=("B2", "B1"))
+    assert runs.resumed([m.config for m in forced.models()], forced) == []
+
+
+def test_a_saved_stack_across_batches_is_resumed_by_one_job_only(tmp_path, monkeypatch, capsys):
+    """With one job B1 and B2 train as one stack; with two, each batch trains in its own process."""
     monkeypatch.setenv(store.PUBLISHED_ENV_VAR, str(tmp_path / "published"))
     r = runs.Request(("B1", "B2"), "smoke", results_dir=tmp_path, progress=False)
     with monkeypatch.context() as patch:
         interrupted_at(100, patch)
         with pytest.raises(Stop):
             runs.train(r)
-    todo = runs.missing(r, runs.plan(r))
-    assert len(todo) == 2 and [len(s.configs) for s in runs.resumable(r, todo)] == [4]
-    assert runs.resumable(dataclasses.replace(r, jobs=2), todo) == []
+    assert [len(s.configs) for s in runs.resumable(r, runs.plan(r))] == [4]
+    two = dataclasses.replace(r, jobs=2)
+    assert runs.resumable(two, runs.plan(two)) == []
+    capsys.readouterr()
+    runs.train_models(two, [m.config for m in two.models() if m.batch == "B1"], "B1")   # what a worker does
+    out = capsys.readouterr().out
+    assert "not all of its 4 models train in this process" in out and "resuming" not in out
