@@ -100,16 +100,7 @@ def export(models: list, out: Path, report) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path, help="where the compact results go (created)")
-    parser.add_argument("--budget", type=float, default=420, help="seconds of training (default 420)")
-    parser.add_argument("--preset", default="paper")
-    parser.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
-    max_stack(parser, "Below paper scale a GPU trains more models a second in bigger stacks")
-    parser.add_argument("--device", default="cuda", choices=("cpu", "cuda"))
-    parser.add_argument("--results-dir", default=None, help="the machine's store (default ./results)")
-    parser.add_argument("--skip-benchmark", action="store_true", help="no step benchmark (a test on a CPU)")
-    args = parser.parse_args(argv)
+    args = arguments().parse_args(argv)
     try:  # a bad preset, seed or device: one line, before anything runs
         resolve_device(args.device)
         request = runs.Request(("all",), args.preset, tuple(args.seed), args.device, args.results_dir, progress=False,
@@ -127,25 +118,48 @@ def main(argv=None) -> int:
         if not args.skip_benchmark:
             step(report, "step benchmark", [sys.executable, "-m", "benchmarks.train_step", "--device", args.device,
                                             "--preset", args.preset])
-        share = runs.within_budget(request, args.budget, fits=exportable)
-        report.write(f"\n## training: {len(share)} units, estimated {sum(u.seconds(args.device) for u in share):.0f} s\n\n")
-        try:
-            outcome = runs.train(request, share)
-        except Exception as error:  # e.g. out of memory: what finished is stored, and exported below
-            report.write(f"training failed: {type(error).__name__}: {error}\n")
-            outcome = runs.Outcome([])
-        # What this machine's store holds that the published set lacks (a rerun's earlier models too).
-        models = [store.load_model(m.config, request.results_dir, published=False) for m in request.models()
-                  if store.model_path(m.config, request.results_dir).exists()
-                  and not store.published_path(m.config).exists()]
-        for m in models:
-            where = batches.locate(m.config)
-            report.write(f"{where[0] if where else '?'} {store.file_name(m.config)}: {m.seconds:.1f} s, "
-                         f"stack of {m.provenance.get('stack')}\n")
+        outcome = train_within(request, args.budget, report)
+        models = stored_here(request, report)
         report.write(f"trained {len(outcome.trained)} models in {outcome.seconds:.0f} s; {len(models)} stored here "
                      f"and not published\n")
         export(models, args.out, report)
     return 0
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="where the compact results go (created)")
+    parser.add_argument("--budget", type=float, default=420, help="seconds of training (default 420)")
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--seed", type=seed_list, default=[0], help="a seed or a comma-separated list (default 0)")
+    max_stack(parser, "Below paper scale a GPU trains more models a second in bigger stacks")
+    parser.add_argument("--device", default="cuda", choices=("cpu", "cuda"))
+    parser.add_argument("--results-dir", default=None, help="the machine's store (default ./results)")
+    parser.add_argument("--skip-benchmark", action="store_true", help="no step benchmark (a test on a CPU)")
+    return parser
+
+
+def train_within(request: runs.Request, budget: float, report) -> runs.Outcome:
+    """The missing units, the claims' first, that fit the budget and the files that bring them back."""
+    share = runs.within_budget(request, budget, fits=exportable)
+    report.write(f"\n## training: {len(share)} units, estimated {sum(u.seconds(request.device) for u in share):.0f} s\n\n")
+    try:
+        return runs.train(request, share)
+    except Exception as error:  # e.g. out of memory: what finished is stored, and exported after
+        report.write(f"training failed: {type(error).__name__}: {error}\n")
+        return runs.Outcome([])
+
+
+def stored_here(request: runs.Request, report) -> list:
+    """What this machine's store holds that the published set lacks (a rerun's earlier models too)."""
+    models = [store.load_model(m.config, request.results_dir, published=False) for m in request.models()
+              if store.model_path(m.config, request.results_dir).exists()
+              and not store.published_path(m.config).exists()]
+    for m in models:
+        where = batches.locate(m.config)
+        report.write(f"{where[0] if where else '?'} {store.file_name(m.config)}: {m.seconds:.1f} s, "
+                     f"stack of {m.provenance.get('stack')}\n")
+    return models
 
 
 if __name__ == "__main__":
