@@ -326,15 +326,16 @@ def stacks_to_train(pending: list[ModelConfig], request: Request) -> list[tuple[
     """(stack, its --max-stack) in training order: first the saved stacks this process resumes
     (`resumed`), as they were saved, whatever batches, order or --max-stack formed them; then the
     rest as training.stacks forms them."""
-    saved = resumed(pending, request)
+    states = training.saved_states(store.states_dir(request.results_dir))  # read once: each is a file
+    saved = resumed(pending, request, states)
     taken = {config_hash(c.to_dict()) for _, configs in saved for c in configs}
     rest = [c for c in pending if config_hash(c.to_dict()) not in taken]
-    warn_of_unresumed(rest, [state for state, _ in saved], request)
+    warn_of_unresumed(rest, states, [state for state, _ in saved], request)
     return ([(configs, len(configs)) for _, configs in saved]
             + [([rest[i] for i in indices], request.max_stack) for indices in training.stacks(rest, request.max_stack)])
 
 
-def resumed(pending: list[ModelConfig], request: Request) -> list[tuple[training.SavedState, list[ModelConfig]]]:
+def resumed(pending: list[ModelConfig], request: Request, states: list) -> list[tuple[training.SavedState, list[ModelConfig]]]:
     """The saved stacks a process given `pending` resumes, each with its models in saved order:
     those whose models are all pending, at most --max-stack of them (a smaller --max-stack gives up
     a stack too big for memory). None with --force, which trains afresh what it is given."""
@@ -342,7 +343,7 @@ def resumed(pending: list[ModelConfig], request: Request) -> list[tuple[training
         return []
     by_key = {config_hash(c.to_dict()): c for c in pending}
     found, taken = [], set()
-    for state in training.saved_states(store.states_dir(request.results_dir)):
+    for state in states:
         keys = [] if isinstance(state, tuple) else [config_hash(d) for d in state.configs]
         if keys and len(keys) <= request.max_stack and all(k in by_key and k not in taken for k in keys):
             found.append((state, [by_key[k] for k in keys]))
@@ -350,13 +351,13 @@ def resumed(pending: list[ModelConfig], request: Request) -> list[tuple[training
     return found
 
 
-def warn_of_unresumed(rest: list[ModelConfig], resuming: list, request: Request) -> None:
+def warn_of_unresumed(rest: list[ModelConfig], states: list, resuming: list, request: Request) -> None:
     """Models about to train afresh that a saved state holds: which state, and why it is not resumed
     (--force asks for that)."""
     if request.force:
         return
     keys = {config_hash(c.to_dict()) for c in rest}
-    for state in training.saved_states(store.states_dir(request.results_dir)):
+    for state in states:
         shared = [] if isinstance(state, tuple) or state in resuming else [d for d in state.configs
                                                                           if config_hash(d) in keys]
         if shared:
@@ -448,7 +449,8 @@ def resumable(request: Request, share: list[Unit]) -> list[training.SavedState]:
     todo = pending(request, share)
     missing_of = [[c for c in u.configs if request.force or not present(c, request)] for u in todo]
     groups = missing_of if request.jobs > 1 and len(todo) > 1 else [[c for group in missing_of for c in group]]
-    return [state for group in groups for state, _ in resumed(group, request)]
+    states = training.saved_states(store.states_dir(request.results_dir))
+    return [state for group in groups for state, _ in resumed(group, request, states)]
 
 
 def estimate(request: Request, todo: list[Unit]) -> float:

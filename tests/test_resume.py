@@ -142,11 +142,15 @@ def test_a_saved_stack_above_max_stack_is_given_up(tmp_path, monkeypatch, capsys
     assert "it holds 2 models, more than --max-stack 1" in out and "resuming" not in out
 
 
+def saved_states(r: runs.Request) -> list:
+    return training.saved_states(store.states_dir(r.results_dir))
+
+
 def test_force_trains_afresh_what_a_saved_stack_holds(tmp_path, monkeypatch, capsys):
     r = stopped_b1(tmp_path, monkeypatch)
-    assert runs.resumed([m.config for m in r.models()], r) and runs.resumable(r, runs.plan(r))
+    assert runs.resumed([m.config for m in r.models()], r, saved_states(r)) and runs.resumable(r, runs.plan(r))
     forced = dataclasses.replace(r, force=True, batches=("B2", "B1"))
-    assert runs.resumed([m.config for m in forced.models()], forced) == []
+    assert runs.resumed([m.config for m in forced.models()], forced, saved_states(r)) == []
 
 
 def test_a_saved_stack_across_batches_is_resumed_by_one_job_only(tmp_path, monkeypatch, capsys):
